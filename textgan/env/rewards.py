@@ -1,0 +1,64 @@
+"""Monte Carlo rewards: finish each prefix K times with the rollout policy and ask D.
+
+Everything here is batched: all K rollouts of all B prefixes advance together, one LSTM step per
+generated position, from the rollout policy's cached state of each prefix. Prefixes may have
+different lengths (sub-environments drift apart after episodes of different lengths); each row
+writes at its own position.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from textgan.models.discriminator import Discriminator
+from textgan.models.generator import Generator, LSTMState
+
+
+@torch.no_grad()
+def complete_prefixes(
+    policy: Generator,
+    tokens: torch.Tensor,
+    lengths: torch.Tensor,
+    state: LSTMState,
+    uniforms: torch.Tensor,
+) -> torch.Tensor:
+    """Finish every prefix ``K`` times.
+
+    Args:
+        policy: the rollout policy.
+        tokens: ``(B, T)`` prefixes, left-aligned, PAD after ``lengths``; no EOS inside a prefix.
+        lengths: ``(B,)`` prefix lengths, each below ``T``.
+        state: the policy's LSTM state after reading each prefix, each ``(B, H)``.
+        uniforms: ``(B, K, J)`` with ``J >= T - min(lengths)``; rollout k of row b uses
+            ``uniforms[b, k, j]`` for the token at position ``lengths[b] + j``.
+
+    Returns:
+        ``(B, K, T)`` completed sequences: row ``b`` of the result always extends prefix ``b``.
+    """
+    batch, max_len = tokens.shape
+    k = uniforms.shape[1]
+    eos_id = policy.config.eos_id
+    rows = torch.arange(batch * k, device=tokens.device)
+    completed = tokens.repeat_interleave(k, dim=0)  # row b*K + k extends prefix b
+    positions = lengths.repeat_interleave(k, dim=0).clone()
+    h, c = (s.repeat_interleave(k, dim=0) for s in state)
+    flat_uniforms = uniforms.reshape(batch * k, -1)
+    finished = positions >= max_len
+    steps = int((max_len - lengths).max()) if batch else 0
+    for j in range(steps):
+        token = policy.sample_next(h, flat_uniforms[:, j])
+        writing = ~finished
+        completed[rows[writing], positions[writing]] = token[writing]
+        if eos_id is not None:
+            finished |= token == eos_id
+        positions = positions + 1
+        finished |= positions >= max_len
+        if j + 1 < steps:
+            h, c = policy.cell(token, (h, c))
+    return completed.view(batch, k, max_len)
+
+
+def discriminator_scores(discriminator: Discriminator, sequences: torch.Tensor, log_d: bool = False) -> torch.Tensor:
+    """D's probability that each sequence is real, or its log when ``log_d``."""
+    probs = discriminator.prob_real(sequences.reshape(-1, sequences.shape[-1])).view(sequences.shape[:-1])
+    return probs.clamp_min(1e-8).log() if log_d else probs

@@ -1,0 +1,146 @@
+"""The plain SeqGAN environment: one episode writes one sequence, token by token.
+
+Action: ``Discrete(V)``, the next token. Observation: the prefix so far (see ``spaces``).
+The episode terminates at EOS or at ``max_len`` tokens; it is never truncated by the env itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from textgan.env.defaults import uniform_policy, untrained_discriminator
+from textgan.env.episodes import EnvConfig, EpisodeBatch
+from textgan.env.spaces import make_observation, observation_space
+from textgan.models.discriminator import Discriminator
+from textgan.models.generator import Generator
+
+
+def build_episodes(
+    num_rows: int,
+    vocab_size: int,
+    max_len: int,
+    reward_mode: str,
+    rollouts: int,
+    device: str | torch.device,
+    log_d: bool,
+    constant_reward: float,
+    bos_id: int,
+    eos_id: int | None,
+    pad_id: int,
+) -> EpisodeBatch:
+    config = EnvConfig(
+        vocab_size=vocab_size,
+        max_len=max_len,
+        reward_mode=reward_mode,
+        rollouts=rollouts,
+        log_d=log_d,
+        constant_reward=constant_reward,
+        bos_id=bos_id,
+        eos_id=eos_id,
+        pad_id=pad_id,
+    )
+    device = torch.device(device)
+    return EpisodeBatch(
+        config,
+        num_rows,
+        uniform_policy(config).to(device),
+        untrained_discriminator(config).to(device),
+        device,
+    )
+
+
+class SeqGANEnv(gym.Env):
+    """SeqGAN's generation game for one sequence.
+
+    Args:
+        vocab_size: V, the number of tokens (actions).
+        max_len: T, the most tokens in a sequence.
+        reward_mode: ``mc``, ``terminal``, ``shaped`` or ``constant`` (see ``EnvConfig``).
+        rollouts: K, Monte Carlo rollouts per prefix.
+        device: where the rollouts and D run.
+        observation: ``dict`` (tokens and length) or ``tokens``.
+        log_d: score with log D instead of D.
+        constant_reward: the per-step reward of the ``constant`` mode.
+        bos_id, eos_id, pad_id: special ids; ``eos_id=None`` runs every episode to ``max_len``.
+
+    Examples:
+        >>> env = SeqGANEnv(vocab_size=8, max_len=4, rollouts=2)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs["tokens"].tolist(), obs["length"].tolist()
+        ([0, 0, 0, 0], [0])
+        >>> obs, reward, terminated, truncated, info = env.step(5)
+        >>> obs["tokens"].tolist(), terminated, 0.0 < reward < 1.0
+        ([5, 0, 0, 0], False, True)
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        vocab_size: int = 5000,
+        max_len: int = 20,
+        reward_mode: str = "mc",
+        rollouts: int = 16,
+        device: str | torch.device = "cpu",
+        observation: str = "dict",
+        log_d: bool = False,
+        constant_reward: float = 1.0,
+        bos_id: int = 1,
+        eos_id: int | None = 2,
+        pad_id: int = 0,
+        render_mode: str | None = None,
+    ):
+        self.episodes = build_episodes(
+            1, vocab_size, max_len, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
+        )
+        self.observation_mode = observation
+        self.observation_space = observation_space(vocab_size, max_len, observation)
+        self.action_space = gym.spaces.Discrete(vocab_size)
+        self.render_mode = render_mode
+        self._all = torch.ones(1, dtype=torch.bool, device=self.episodes.device)
+
+    @property
+    def config(self) -> EnvConfig:
+        return self.episodes.config
+
+    def set_discriminator(self, discriminator: Discriminator) -> None:
+        """Score sequences with ``discriminator`` from the next step on."""
+        self.episodes.set_discriminator(discriminator)
+
+    def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
+        """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
+        self.episodes.sync_rollout_policy(policy, rate)
+
+    def _observation(self):
+        tokens = self.episodes.tokens[0].cpu().numpy().copy()  # users keep what we return
+        length = self.episodes.lengths[:1].cpu().numpy().copy()
+        return make_observation(tokens, length, self.observation_mode)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.episodes.seed(0, seed)
+        self.episodes.reset(self._all)
+        return self._observation(), {"length": 0, "d_score": 0.0, "rollouts": 0}
+
+    def step(self, action):
+        action = np.asarray(action)
+        if action.shape != () or not np.issubdtype(action.dtype, np.integer):
+            raise ValueError(f"action must be one integer token id, got {action!r}")
+        rewards, terminated, scores = self.episodes.step(torch.tensor([int(action)]), self._all)
+        done = bool(terminated[0])
+        length = int(self.episodes.lengths[0])
+        mode = self.config.reward_mode
+        rollouts = self.config.rollouts if (mode in ("mc", "shaped") and not done) else 0
+        info = {"length": length, "d_score": float(scores[0]), "rollouts": rollouts}
+        return self._observation(), float(rewards[0]), done, False, info
+
+    def render(self):
+        if self.render_mode == "ansi":
+            length = int(self.episodes.lengths[0])
+            return " ".join(str(t) for t in self.episodes.tokens[0, :length].tolist())
+        return None

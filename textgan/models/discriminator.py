@@ -1,0 +1,91 @@
+"""The discriminator: SeqGAN's CNN over token embeddings.
+
+Filter widths 1-10, 15 and 20 with 100/200/200/200/200/100/100/100/100/100/160/160 feature maps,
+max-over-time pooling, one highway layer, dropout, and a linear output. The paper's two-class
+softmax is written as one logit (``P(real) = sigmoid(logit)``): the same model, one output fewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Sizes of the discriminator (defaults: the paper's)."""
+
+    vocab_size: int
+    max_len: int
+    embed_dim: int = 64
+    filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES
+    num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
+    dropout: float = 0.25
+    """the paper keeps 75% of the features"""
+    l2_reg: float = 0.2
+    """L2 penalty on the output layer, as ``l2_reg * sum(w**2) / 2`` (the paper's tf.nn.l2_loss)"""
+
+    def __post_init__(self):
+        self.filter_sizes = tuple(self.filter_sizes)
+        self.num_filters = tuple(self.num_filters)
+        if len(self.filter_sizes) != len(self.num_filters):
+            raise ValueError("filter_sizes and num_filters must have the same length")
+
+
+class Discriminator(nn.Module):
+    """Scores whole sequences ``(N, T)``: a logit per row, positive for "real".
+
+    Filters wider than ``max_len`` can never fit a sequence and are left out.
+
+    Examples:
+        >>> d = Discriminator(DiscriminatorConfig(vocab_size=10, max_len=6))
+        >>> d(torch.zeros(3, 6, dtype=torch.long)).shape
+        torch.Size([3])
+    """
+
+    def __init__(self, config: DiscriminatorConfig):
+        super().__init__()
+        self.config = config
+        widths = [(w, n) for w, n in zip(config.filter_sizes, config.num_filters) if w <= config.max_len]
+        if not widths:
+            raise ValueError(f"no filter fits max_len={config.max_len}")
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(config.embed_dim, n, w) for w, n in widths)
+        features = sum(n for _, n in widths)
+        self.highway_transform = nn.Linear(features, features)
+        self.highway_gate = nn.Linear(features, features)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(features, 1)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(tokens).transpose(1, 2)  # (N, E, T) for Conv1d
+        pooled = torch.cat([F.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)
+        gate = torch.sigmoid(self.highway_gate(pooled))
+        features = gate * F.relu(self.highway_transform(pooled)) + (1 - gate) * pooled
+        return self.output(self.dropout(features)).squeeze(-1)
+
+    def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy against ``labels`` (1 real, 0 generated) plus the output L2 term."""
+        bce = F.binary_cross_entropy_with_logits(self(tokens), labels.float())
+        l2 = (self.output.weight.square().sum() + self.output.bias.square().sum()) / 2
+        return bce + self.config.l2_reg * l2
+
+    @torch.no_grad()
+    def prob_real(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """``P(real)`` per row in eval mode (no dropout), in chunks to bound memory."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.cat([torch.sigmoid(self(chunk)) for chunk in tokens.split(batch_size)]) if len(tokens) else tokens.new_zeros(0, dtype=torch.float)
+        finally:
+            self.train(was_training)
