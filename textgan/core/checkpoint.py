@@ -1,0 +1,389 @@
+"""Checkpoints as safetensors files, written atomically; nothing is ever unpickled.
+
+A checkpoint holds flat tensors plus string metadata. Module and optimizer state dicts are
+flattened to ``"<name>/<key>"`` tensors; whatever in them is not a tensor (an optimizer's
+``param_groups``, its integer state keys, ``None`` momentum buffers) is stored as JSON in the
+metadata, so loading runs no code from the file.
+
+Every write goes to a temporary file in the target's directory, is fsynced and then renamed over
+the target with :func:`os.replace`: a crash or a full disk leaves the previous file intact.
+
+Examples:
+    >>> import tempfile, torch
+    >>> path = tempfile.mkdtemp() + "/weights.safetensors"
+    >>> save_tensors(path, {"w": torch.ones(2)}, {"step": "3"})
+    >>> tensors, metadata = load_tensors(path)
+    >>> tensors["w"].tolist(), metadata["step"]
+    ([1.0, 1.0], '3')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from textgan.errors import CheckpointError
+
+__all__ = [
+    "load_modules",
+    "load_tensors",
+    "save_modules",
+    "save_tensors",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+# Metadata keys under this prefix describe the layout of save_modules checkpoints; callers'
+# metadata may not use it, and load_modules does not return it.
+_RESERVED = "__textgan__/"
+_TENSOR, _TUPLE, _DICT = "__tensor__", "__tuple__", "__dict__"
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+def _write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(temp_path)``, fsync the result, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform (Windows), hence best effort.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    _write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically. ``Path`` values become strings."""
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensors
+
+
+def save_tensors(
+    path: str | os.PathLike,
+    tensors: Mapping[str, torch.Tensor],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Save tensors (moved to CPU, made contiguous) and string metadata to a safetensors file.
+
+    Tensors that share memory (tied weights) are copied, since safetensors stores each once.
+
+    Args:
+        path: the file to write; its directory is created if needed.
+        tensors: name -> tensor.
+        metadata: name -> string; non-string values are a programming error (``TypeError``).
+    """
+    metadata = dict(metadata or {})
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"checkpoint metadata must map str to str, got {key!r}: {value!r}")
+    prepared: dict[str, torch.Tensor] = {}
+    seen_storages: set[int] = set()
+    for name, tensor in tensors.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"checkpoint entry {name!r} is a {type(tensor).__name__}, not a tensor")
+        tensor = tensor.detach().to("cpu")
+        storage = tensor.untyped_storage().data_ptr()
+        if storage in seen_storages and tensor.numel() > 0:
+            tensor = tensor.clone()
+        seen_storages.add(tensor.untyped_storage().data_ptr())
+        prepared[name] = tensor.contiguous()
+    _write_atomic(path, lambda tmp: save_file(prepared, str(tmp), metadata=metadata))
+
+
+def load_tensors(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Load a safetensors file written by :func:`save_tensors`.
+
+    Returns:
+        ``(tensors, metadata)``; metadata is ``{}`` when the file has none.
+
+    Raises:
+        CheckpointError: the file is missing, a directory, or corrupt (e.g. truncated).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {path}", "check the path, or list the run's checkpoints/ directory"
+        )
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a directory, not a checkpoint file",
+            "pass a .safetensors file inside it, e.g. one in its checkpoints/ directory",
+        )
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except (OSError, MemoryError):
+        raise  # a permissions or resource problem is not corruption; keep its own message
+    except Exception as exc:  # safetensors raises its own error types (SafetensorError, ...)
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({_first_line(exc)})",
+            "resume from an earlier checkpoint in the same directory, or train again",
+        ) from exc
+    device = torch.device(device)
+    if device.type != "cpu":
+        tensors = {key: t.to(device) for key, t in tensors.items()}
+    return tensors, metadata
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules and optimizers
+
+Stateful = torch.nn.Module | torch.optim.Optimizer
+
+
+def save_modules(
+    path: str | os.PathLike,
+    modules: Mapping[str, Stateful],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Save the state of modules and optimizers in one checkpoint.
+
+    Each state dict is flattened to tensors named ``"<name>/<key>"`` (nested optimizer state
+    becomes ``"<name>/state/<param index>/<key>"``); its non-tensor parts go to the metadata as
+    JSON.
+
+    Args:
+        path: the file to write.
+        modules: name -> module or optimizer; names may not contain ``"/"``.
+        metadata: extra string metadata returned by :func:`load_modules`.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> path = tempfile.mkdtemp() + "/state.safetensors"
+        >>> net = torch.nn.Linear(2, 1)
+        >>> opt = torch.optim.Adam(net.parameters())
+        >>> save_modules(path, {"net": net, "opt": opt}, {"round": "7"})
+        >>> load_modules(path, {"net": torch.nn.Linear(2, 1), "opt": opt})
+        {'round': '7'}
+    """
+    metadata = dict(metadata or {})
+    for key in metadata:
+        if key.startswith(_RESERVED):
+            raise ValueError(f"checkpoint metadata key {key!r} uses the reserved prefix {_RESERVED!r}")
+    tensors: dict[str, torch.Tensor] = {}
+    for name, obj in modules.items():
+        if not name or "/" in name:
+            raise ValueError(f"checkpoint entry name {name!r} must be non-empty and contain no '/'")
+        kind = _kind(obj)
+        layout = _encode(obj.state_dict(), name, tensors)
+        metadata[_RESERVED + name] = json.dumps({"kind": kind, "state": layout})
+    save_tensors(path, tensors, metadata)
+
+
+def load_modules(
+    path: str | os.PathLike,
+    modules: Mapping[str, Stateful],
+    device: str | torch.device = "cpu",
+    strict: bool = True,
+) -> dict[str, str]:
+    """Load a checkpoint written by :func:`save_modules` into ``modules`` in place.
+
+    Every entry is checked before any is loaded, so a mismatch leaves all objects untouched.
+
+    Args:
+        path: the checkpoint file.
+        modules: name -> module or optimizer to load into.
+        device: where tensors are loaded first (modules then copy into their own parameters;
+            optimizers move state to their parameters' device).
+        strict: if False, names absent from the checkpoint and missing or unexpected module keys
+            are skipped; shape mismatches are always an error.
+
+    Returns:
+        the caller's metadata given to :func:`save_modules`.
+
+    Raises:
+        CheckpointError: missing or corrupt file, or a checkpoint that does not match the
+            models (different vocabulary, sizes or optimizer).
+    """
+    path = Path(path)
+    tensors, metadata = load_tensors(path, device)
+    states: dict[str, dict] = {}
+    for name, obj in modules.items():
+        state = _decode_entry(path, name, obj, tensors, metadata)
+        if state is None:
+            if strict:
+                raise CheckpointError(
+                    f"checkpoint {path} has no {name!r} entry",
+                    "check that it was saved by the same kind of run, or train again",
+                )
+            continue
+        if isinstance(obj, torch.nn.Module):
+            _check_module_state(path, name, obj, state, strict)
+        states[name] = state
+    for name, state in states.items():
+        obj = modules[name]
+        try:
+            if isinstance(obj, torch.nn.Module):
+                obj.load_state_dict(state, strict=strict)
+            else:
+                obj.load_state_dict(state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise _mismatch(path, name, _first_line(exc)) from exc
+    return {k: v for k, v in metadata.items() if not k.startswith(_RESERVED)}
+
+
+def _kind(obj: Stateful) -> str:
+    if isinstance(obj, torch.nn.Module):
+        return "module"
+    if isinstance(obj, torch.optim.Optimizer):
+        return "optimizer"
+    raise TypeError(f"cannot checkpoint a {type(obj).__name__}; expected a Module or Optimizer")
+
+
+def _mismatch(path: Path, name: str, detail: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {path} does not match the model {name!r}: {detail}",
+        "load it with the same vocabulary, model sizes and optimizer it was trained with, "
+        "or train again",
+    )
+
+
+def _decode_entry(
+    path: Path, name: str, obj: Stateful, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
+) -> dict | None:
+    """The state dict stored for ``name``, or None if the checkpoint has none."""
+    layout_json = metadata.get(_RESERVED + name)
+    if layout_json is None:
+        # A plain save_tensors file of "<name>/<key>" tensors still loads into a module.
+        prefix = name + "/"
+        state = {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)}
+        if state and isinstance(obj, torch.nn.Module):
+            return state
+        return None
+    try:
+        layout = json.loads(layout_json)
+        kind, encoded = layout["kind"], layout["state"]
+        state = _decode(encoded, tensors)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: its layout for {name!r} cannot be read ({exc})",
+            "resume from an earlier checkpoint in the same directory, or train again",
+        ) from exc
+    if kind != _kind(obj):
+        raise _mismatch(path, name, f"it holds {kind} state where {_kind(obj)} state was expected")
+    return state
+
+
+def _check_module_state(
+    path: Path, name: str, module: torch.nn.Module, state: dict, strict: bool
+) -> None:
+    """Raise a one-line CheckpointError for missing/unexpected keys or shape mismatches."""
+    expected = module.state_dict()
+    if strict:
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing keys {_few(missing)}")
+            if unexpected:
+                parts.append(f"unexpected keys {_few(unexpected)}")
+            raise _mismatch(path, name, "; ".join(parts))
+    for key, value in state.items():
+        target = expected.get(key)
+        if isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor):
+            if target.shape != value.shape:
+                raise _mismatch(
+                    path,
+                    name,
+                    f"{key} has shape {list(value.shape)} in the checkpoint "
+                    f"but {list(target.shape)} in the model",
+                )
+
+
+def _few(keys: list[str], limit: int = 3) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Turn a state dict into JSON, moving tensors into ``tensors`` under path-like names."""
+    if isinstance(value, torch.Tensor):
+        tensors[key] = value
+        return {_TENSOR: key}
+    if isinstance(value, Mapping):
+        plain = all(isinstance(k, str) for k in value) and not ({_TENSOR, _TUPLE, _DICT} & set(value))
+        if plain:
+            return {k: _encode(v, f"{key}/{k}", tensors) for k, v in value.items()}
+        # Optimizer state is keyed by int parameter indices; JSON objects only have str keys.
+        return {_DICT: [[k, _encode(v, f"{key}/{k}", tensors)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {_TUPLE: [_encode(v, f"{key}/{i}", tensors) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [_encode(v, f"{key}/{i}", tensors) for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot checkpoint {key!r}: {type(value).__name__} is neither a tensor nor JSON")
+
+
+def _decode(value: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    if isinstance(value, dict):
+        if _TENSOR in value:
+            return tensors[value[_TENSOR]]
+        if _TUPLE in value:
+            return tuple(_decode(v, tensors) for v in value[_TUPLE])
+        if _DICT in value:
+            return {k: _decode(v, tensors) for k, v in value[_DICT]}
+        return {k: _decode(v, tensors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    return value
