@@ -4,4 +4,8 @@ Importing the package registers the Gymnasium environment ``textgan/SeqGAN-v0``;
 happens at import (no device probing, no file access).
 """
 
+from textgan.env.registration import register_envs
+
 __version__ = "0.1.0"
+
+register_envs()

@@ -16,7 +16,8 @@ class UserError(Exception):
 
     def __init__(self, problem: str, fix: str = ""):
         self.problem = problem.rstrip(".")
-        self.fix = fix.rstrip(".")
+        fix = fix.rstrip(".")
+        self.fix = fix[:1].upper() + fix[1:]
         super().__init__(f"{self.problem}. {self.fix}." if self.fix else f"{self.problem}.")
 
 

@@ -44,6 +44,10 @@ class EnvConfig:
             raise ValueError(f"max_len must be >= 1 and vocab_size >= 2, got {self.max_len} and {self.vocab_size}")
         if self.rollouts < 1:
             raise ValueError(f"rollouts must be >= 1, got {self.rollouts}")
+        for name in ("bos_id", "eos_id", "pad_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < self.vocab_size:
+                raise ValueError(f"{name}={value} is outside the vocabulary [0, {self.vocab_size})")
 
 
 class EpisodeBatch:
@@ -109,6 +113,8 @@ class EpisodeBatch:
             if rate != 0.0:
                 raise ValueError("the policy's sizes differ from the rollout policy's; sync with rate=0 to replace it")
             self.rollout_policy = type(policy)(policy.config).to(self.device)
+            hidden = policy.config.hidden_dim
+            self.state = tuple(torch.zeros(self.num_rows, hidden, device=self.device) for _ in range(2))
         target = dict(self.rollout_policy.named_parameters())
         for name, value in policy.named_parameters():
             target[name].mul_(rate).add_(value.detach().to(self.device), alpha=1.0 - rate)
@@ -161,12 +167,12 @@ class EpisodeBatch:
 
         rewards = torch.zeros(self.num_rows, device=self.device)
         final_scores = torch.zeros(self.num_rows, device=self.device)
+        ended = terminated.nonzero().squeeze(1)
+        if len(ended):  # also in the constant mode: D's opinion is reported, not rewarded
+            final_scores[ended] = discriminator_scores(self.discriminator, self.tokens[ended], cfg.log_d)
         if cfg.reward_mode == "constant":
             rewards[index] = cfg.constant_reward
             return rewards, terminated, final_scores
-        ended = terminated.nonzero().squeeze(1)
-        if len(ended):
-            final_scores[ended] = discriminator_scores(self.discriminator, self.tokens[ended], cfg.log_d)
         q = final_scores.clone()
         if cfg.reward_mode in ("mc", "shaped"):
             going = ongoing.nonzero().squeeze(1)

@@ -12,6 +12,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from textgan.data.tokenizers import Tokenizer
+from textgan.env.data import EnvData, resolve_env_data
 from textgan.env.defaults import uniform_policy, untrained_discriminator
 from textgan.env.episodes import EnvConfig, EpisodeBatch
 from textgan.env.spaces import make_observation, observation_space
@@ -21,8 +23,7 @@ from textgan.models.generator import Generator
 
 def build_episodes(
     num_rows: int,
-    vocab_size: int,
-    max_len: int,
+    data: EnvData,
     reward_mode: str,
     rollouts: int,
     device: str | torch.device,
@@ -33,8 +34,8 @@ def build_episodes(
     pad_id: int,
 ) -> EpisodeBatch:
     config = EnvConfig(
-        vocab_size=vocab_size,
-        max_len=max_len,
+        vocab_size=data.vocab_size,
+        max_len=data.max_len,
         reward_mode=reward_mode,
         rollouts=rollouts,
         log_d=log_d,
@@ -57,8 +58,8 @@ class SeqGANEnv(gym.Env):
     """SeqGAN's generation game for one sequence.
 
     Args:
-        vocab_size: V, the number of tokens (actions).
-        max_len: T, the most tokens in a sequence.
+        vocab_size: V, the number of tokens (actions); default: from the data, else 5000.
+        max_len: T, the most tokens in a sequence; default: from the data, else 20.
         reward_mode: ``mc``, ``terminal``, ``shaped`` or ``constant`` (see ``EnvConfig``).
         rollouts: K, Monte Carlo rollouts per prefix.
         device: where the rollouts and D run.
@@ -66,6 +67,13 @@ class SeqGANEnv(gym.Env):
         log_d: score with log D instead of D.
         constant_reward: the per-step reward of the ``constant`` mode.
         bos_id, eos_id, pad_id: special ids; ``eos_id=None`` runs every episode to ``max_len``.
+        corpus: a built-in corpus name or a text file; sets V (a ``char`` tokenizer) and T from it.
+        real_tokens: ``(N, T)`` token ids already encoded, instead of ``corpus``.
+        tokenizer: the tokenizer of ``real_tokens`` (its V; ``render`` prints text with it).
+
+    The real sequences and tokenizer are kept as ``real_tokens`` and ``tokenizer`` (None without
+    data), for training a discriminator. The discriminator starts untrained and the rollout
+    policy uniform; replace them with ``set_discriminator`` and ``sync_rollout_policy``.
 
     Examples:
         >>> env = SeqGANEnv(vocab_size=8, max_len=4, rollouts=2)
@@ -75,14 +83,16 @@ class SeqGANEnv(gym.Env):
         >>> obs, reward, terminated, truncated, info = env.step(5)
         >>> obs["tokens"].tolist(), terminated, 0.0 < reward < 1.0
         ([5, 0, 0, 0], False, True)
+        >>> sorted(info)
+        ['d_score', 'length', 'rollouts']
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # fps only to satisfy the checkers; text has none
 
     def __init__(
         self,
-        vocab_size: int = 5000,
-        max_len: int = 20,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
         reward_mode: str = "mc",
         rollouts: int = 16,
         device: str | torch.device = "cpu",
@@ -93,13 +103,20 @@ class SeqGANEnv(gym.Env):
         eos_id: int | None = 2,
         pad_id: int = 0,
         render_mode: str | None = None,
+        corpus: str | None = None,
+        real_tokens=None,
+        tokenizer: Tokenizer | None = None,
     ):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
+        data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
+        self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            1, vocab_size, max_len, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
+            1, data, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
         )
         self.observation_mode = observation
-        self.observation_space = observation_space(vocab_size, max_len, observation)
-        self.action_space = gym.spaces.Discrete(vocab_size)
+        self.observation_space = observation_space(data.vocab_size, data.max_len, observation)
+        self.action_space = gym.spaces.Discrete(data.vocab_size)
         self.render_mode = render_mode
         self._all = torch.ones(1, dtype=torch.bool, device=self.episodes.device)
 
@@ -141,6 +158,6 @@ class SeqGANEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "ansi":
-            length = int(self.episodes.lengths[0])
-            return " ".join(str(t) for t in self.episodes.tokens[0, :length].tolist())
+            ids = self.episodes.tokens[0, : int(self.episodes.lengths[0])].tolist()
+            return self.tokenizer.decode(ids) if self.tokenizer is not None else " ".join(map(str, ids))
         return None

@@ -16,6 +16,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from textgan.data.tokenizers import Tokenizer
+from textgan.env.data import resolve_env_data
 from textgan.env.episodes import EnvConfig
 from textgan.env.seqgan_env import build_episodes
 from textgan.env.spaces import make_observation, observation_space
@@ -25,6 +27,24 @@ from textgan.models.generator import Generator
 INFO_KEYS = ("length", "d_score", "rollouts")
 
 
+def final_scores(info: dict[str, Any]):
+    """D's score of each row's finished sequence at this step (0 where no episode ended).
+
+    Works in both autoreset modes: ``SAME_STEP`` keeps it under ``final_info``.
+    """
+    return info["final_info"]["d_score"] if "final_info" in info else info["d_score"]
+
+
+def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """``NEXT_STEP`` or ``SAME_STEP`` from the enum, its value (``"SameStep"``) or its name."""
+    if isinstance(mode, str):
+        by_name = {m.name.lower(): m for m in AutoresetMode} | {m.value.lower(): m for m in AutoresetMode}
+        mode = by_name.get(mode.lower(), mode)
+    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {mode!r}")
+    return mode
+
+
 class SeqGANVectorEnv(gym.vector.VectorEnv):
     """B copies of the SeqGAN game stepped as one batch.
 
@@ -32,10 +52,12 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         num_envs: B.
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default: the step after an
             episode ends resets it and its action is ignored) or ``SAME_STEP`` (the ending step
-            already returns the new episode's first observation; the last one is in
-            ``info["final_obs"]``).
+            already returns the new episode's first observation and info; the last ones are in
+            ``info["final_obs"]`` and ``info["final_info"]``, masked by ``info["_final_obs"]``).
+            A string may name either (``"SameStep"`` or ``"same_step"``).
         tensors: return torch tensors on ``device`` instead of NumPy arrays.
-        The other arguments are those of ``SeqGANEnv``.
+        The other arguments are those of ``SeqGANEnv`` (``corpus`` or ``real_tokens`` included;
+        the data are loaded once for all B sub-environments).
 
     Examples:
         >>> envs = SeqGANVectorEnv(num_envs=3, vocab_size=8, max_len=4, rollouts=2)
@@ -52,8 +74,8 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     def __init__(
         self,
         num_envs: int = 64,
-        vocab_size: int = 5000,
-        max_len: int = 20,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
         reward_mode: str = "mc",
         rollouts: int = 16,
         device: str | torch.device = "cpu",
@@ -66,17 +88,22 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         tensors: bool = False,
         render_mode: str | None = None,
+        corpus: str | None = None,
+        real_tokens=None,
+        tokenizer: Tokenizer | None = None,
     ):
-        autoreset_mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
-        if autoreset_mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {autoreset_mode}")
+        autoreset_mode = parse_autoreset_mode(autoreset_mode)
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
+        data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
+        self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            num_envs, vocab_size, max_len, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
+            num_envs, data, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
         )
         self.observation_mode = observation
-        self.single_observation_space = observation_space(vocab_size, max_len, observation)
-        self.single_action_space = gym.spaces.Discrete(vocab_size)
+        self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation)
+        self.single_action_space = gym.spaces.Discrete(data.vocab_size)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.metadata = {"autoreset_mode": autoreset_mode}
@@ -114,20 +141,21 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
             tokens, lengths = tokens[rows], lengths[rows]
         return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode)
 
-    def _info(self, lengths, scores, rollouts) -> dict[str, Any]:
+    def _info(self, lengths, scores, rollouts, mask: torch.Tensor | None = None) -> dict[str, Any]:
         info = {"length": self._out(lengths), "d_score": self._out(scores), "rollouts": self._out(rollouts)}
+        present = np.ones(self.num_envs, dtype=bool) if mask is None else mask.cpu().numpy()
         for key in INFO_KEYS:
-            info[f"_{key}"] = np.ones(self.num_envs, dtype=bool)
+            info[f"_{key}"] = present.copy()
         return info
 
     # -- the API ---------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
         if seed is not None:
-            seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
+            seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} environments")
+            super().reset(seed=int(seeds[0]))  # the base class seeds one np_random from an int
             for row, row_seed in enumerate(seeds):
                 self.episodes.seed(row, row_seed)
         self.episodes.reset(self._all)
@@ -155,13 +183,15 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
             info = self._info(self.episodes.lengths.clone(), scores, rollouts)
             observation = self._observation()
         else:
-            info = self._info(self.episodes.lengths.clone(), scores, rollouts)
-            if bool(terminated.any()):
-                final = self._observation()
-                info["final_obs"] = final
-                info["_final_obs"] = terminated.cpu().numpy()
-                info["final_info"] = {k: info[k] for k in INFO_KEYS}
-                info["_final_info"] = terminated.cpu().numpy()
+            # as Gymnasium's SyncVectorEnv: an ended row shows its new episode's observation and
+            # info; the last ones are under final_obs / final_info (D's score is there)
+            ended = bool(terminated.any())
+            final_info = self._info(self.episodes.lengths.clone(), scores, rollouts, mask=terminated)
+            final_obs = self._observation() if ended else None
             self.episodes.reset(terminated)
+            info = self._info(self.episodes.lengths.clone(), torch.zeros_like(scores), rollouts)
+            if ended:
+                mask = terminated.cpu().numpy()
+                info.update(final_obs=final_obs, _final_obs=mask, final_info=final_info, _final_info=mask)
             observation = self._observation()
         return observation, self._out(rewards), self._out(terminated), self._out(truncated), info

@@ -144,7 +144,7 @@ class Generator(nn.Module):
         previous = torch.full((n,), self.config.bos_id, dtype=torch.long, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
         state = self.initial_state(n, device)
-        uniforms = torch.rand(n, max_len, generator=generator, device=device)
+        uniforms = torch.rand(n, max_len, generator=generator).to(device)  # CPU stream: same samples on any device
         for position in range(max_len):
             state = self.cell(previous, state)
             token = self.sample_next(state[0], uniforms[:, position], temperature)

@@ -1,0 +1,32 @@
+"""``textgan sample RUN_DIR``: decoded samples from a run's generator."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from textgan.core import resolve_device
+from textgan.errors import UserError
+from textgan.seqgan.runs import load_generator, open_run
+from textgan.seqgan.trainer import build_generator
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    if args.num < 1:
+        raise UserError(f"-n must be at least 1, got {args.num}", "ask for one or more samples")
+    if not args.temperature > 0:
+        raise UserError(f"--temperature must be positive, got {args.temperature}", "1.0 samples the model as trained")
+    opened = open_run(args.run_dir)
+    device = resolve_device(args.device)
+    generator = build_generator(opened.config, opened.tokenizer).to(device)
+    path = opened.run.checkpoint_path(args.checkpoint) if args.checkpoint else None
+    if path is not None and not path.exists():
+        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
+        raise UserError(f"no checkpoint {args.checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
+    load_generator(opened, generator, path, device)
+    rng = torch.Generator().manual_seed(args.seed)
+    tokens = generator.sample(args.num, opened.train.shape[1], generator=rng, temperature=args.temperature)
+    for row in tokens.cpu():
+        print(opened.tokenizer.decode(row.tolist()))
+    return 0

@@ -1,0 +1,88 @@
+"""``textgan train``: start a run, or continue one with ``--resume``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from textgan.core import RunDir, console, plot_curves, resolve_device
+from textgan.errors import UserError
+from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
+from textgan.seqgan.prepare import prepare_data
+from textgan.seqgan.runs import create_run, open_run
+from textgan.seqgan.trainer import SeqGANTrainer
+
+# settings that may change when a run continues (--rounds may grow); the rest define the run
+RESUMABLE = {"device", "checkpoint_every", "rounds"}
+
+
+def _given(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None}
+
+
+def train_command(args: argparse.Namespace) -> int:
+    out = console()
+    given = _given(args)
+    start = time.perf_counter()
+    if args.resume:
+        fixed = sorted(set(given) - RESUMABLE) + (["preset"] if args.preset else []) + (["out"] if args.out else [])
+        if fixed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+            raise UserError(f"{flags} cannot change when resuming", "resume with only --resume RUN_DIR (and --device)")
+        opened = open_run(args.resume)
+        config = opened.config
+        if given.get("rounds", config.rounds) < config.rounds:
+            raise UserError(f"--rounds {given['rounds']} is fewer than the run's {config.rounds}", "pass a larger number to train longer")
+        for name, value in given.items():
+            setattr(config, name, value)
+        config.validate()
+        device = resolve_device(config.device)
+        opened.run.write_config(config.to_dict())
+        trainer = SeqGANTrainer(config, opened.run, opened.tokenizer, opened.train, opened.test, device, args.quiet)
+        trainer.load()
+        out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
+    else:
+        preset = args.preset or "default"
+        config = SeqGANConfig(**{**preset_values(preset), **given, "preset": preset})
+        config.validate()
+        device = resolve_device(config.device)
+        path = Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem)
+        if path.exists() and any(path.iterdir()):
+            raise UserError(f"run directory {path} already exists", f"choose another --out, or continue it with --resume {path}")
+        data = prepare_data(config)
+        _report(out, config, data)
+        config.max_len = data.max_len
+        run = create_run(path, config, data)
+        trainer = SeqGANTrainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
+        out.print(f"training on {device}; run directory {run.path}")
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        raise UserError(
+            f"interrupted; the last checkpoint is in {trainer.run.checkpoints}", f"continue with: textgan train --resume {trainer.run.path}"
+        ) from None
+    records = trainer.run.read_log()
+    plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "mean_reward"], trainer.run.plots / "training.png", title="SeqGAN")
+    out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
+    for line in trainer.sample_text(config.eval_samples, seed=config.seed + 1):
+        out.print("  " + line, markup=False, highlight=False)
+    out.print(
+        f"\nrun directory: {trainer.run.path}\n  checkpoints: {trainer.run.checkpoints}\n  metrics: {trainer.run.metrics_path}"
+        f"\n  samples: {trainer.run.samples}\n  curves: {plot}\nmore samples: textgan sample {trainer.run.path} -n 20"
+    )
+    return 0
+
+
+def _report(out, config: SeqGANConfig, data) -> None:
+    tr = data.train_report
+    out.print(
+        f"corpus {data.source}: {tr.n_kept} training and {len(data.test)} test sequences, "
+        f"{data.tokenizer.vocab_size} {config.tokenizer} tokens, max_len {data.max_len}"
+    )
+    if tr.n_dropped or tr.n_cut:
+        action = f"dropped {tr.n_dropped}" if tr.n_dropped else f"cut {tr.n_cut}"
+        out.print(
+            f"note: {action} of {tr.n_lines} training lines longer than --max-len {data.max_len} "
+            f"(the longest has {tr.longest} tokens; --long-lines cut keeps their starts)"
+        )

@@ -1,0 +1,182 @@
+"""Every setting of a SeqGAN run, and the presets.
+
+A run is fully described by one ``SeqGANConfig``; it is written to the run directory as JSON and
+read back on ``--resume``. Presets are partial settings applied before the user's flags.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from textgan.errors import UserError
+from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+
+
+@dataclass
+class SeqGANConfig:
+    # data
+    corpus: str = "poems"
+    """a built-in corpus name (`textgan corpora`) or a UTF-8 text file, one sample per line"""
+    test_file: str | None = None
+    """held-out text; default: a seeded split of the corpus"""
+    test_fraction: float = 0.1
+    """fraction of the corpus held out when no --test-file is given"""
+    tokenizer: str = "char"
+    """char, word or spm"""
+    vocab_size: int | None = None
+    """vocabulary size for spm (and a cap for word)"""
+    max_len: int | None = None
+    """longest sequence in tokens; default: the longest training line (at most 64)"""
+    long_lines: str = "drop"
+    """what to do with lines longer than max_len: drop or cut"""
+    # models
+    g_embed_dim: int = 32
+    g_hidden_dim: int = 32
+    d_embed_dim: int = 64
+    d_filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES
+    d_num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
+    d_dropout: float = 0.25
+    d_l2: float = 0.2
+    # MLE pre-training
+    batch_size: int = 64
+    mle_epochs: int = 120
+    mle_lr: float = 0.01
+    grad_clip: float = 5.0
+    # discriminator
+    d_lr: float = 1e-4
+    d_pretrain_steps: int = 50
+    """D pre-training steps, each on fresh negatives"""
+    d_epochs: int = 3
+    """passes over real + fresh negatives per D step (the paper's k)"""
+    num_negatives: int | None = None
+    """generated sequences per D step; default: as many as training sequences (at most 10,000)"""
+    # adversarial training
+    rounds: int = 200
+    g_steps: int = 1
+    d_steps: int = 5
+    rollouts: int = 16
+    """K, Monte Carlo rollouts per prefix"""
+    rollout_rate: float = 0.8
+    """rollout <- rate * rollout + (1 - rate) * generator after each round"""
+    reward_mode: str = "mc"
+    agent: str = "reinforce"
+    """reinforce (SeqGAN) or ppo"""
+    adv_lr: float = 0.01
+    baseline: str = "none"
+    """REINFORCE baseline: none (the paper) or mean"""
+    # run
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every: int = 10
+    """rounds between checkpoints (there is one after every phase too)"""
+    eval_samples: int = 8
+    """samples printed and written after each phase"""
+    preset: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SeqGANConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise UserError(f"unknown settings {', '.join(unknown)} in the run's config", "use a run made by this version")
+        config = cls(**values)
+        config.d_filter_sizes, config.d_num_filters = tuple(config.d_filter_sizes), tuple(config.d_num_filters)
+        return config
+
+    def validate(self) -> None:
+        """Raise UserError for values no run can use, naming the option."""
+        positive = [
+            "batch_size", "rollouts", "d_epochs", "g_steps", "g_embed_dim", "g_hidden_dim", "d_embed_dim",
+            "checkpoint_every",
+        ]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}", "pass a positive number")
+        for name in ["mle_epochs", "d_pretrain_steps", "rounds", "d_steps", "eval_samples"]:
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}", "pass 0 to skip that phase")
+        for name in ["mle_lr", "d_lr", "adv_lr", "grad_clip"]:
+            if not getattr(self, name) > 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}", "pass a positive number")
+        if not 0.0 <= self.rollout_rate <= 1.0:
+            raise UserError(f"--rollout-rate must be in [0, 1], got {self.rollout_rate}", "the paper uses 0.8")
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise UserError(f"--d-dropout must be in [0, 1), got {self.d_dropout}", "the paper uses 0.25")
+        if self.max_len is not None and self.max_len < 1:
+            raise UserError(f"--max-len must be at least 1, got {self.max_len}", "pass a positive number")
+        if self.num_negatives is not None and self.num_negatives < 1:
+            raise UserError(f"--num-negatives must be at least 1, got {self.num_negatives}", "pass a positive number")
+        if len(self.d_filter_sizes) != len(self.d_num_filters) or not self.d_filter_sizes:
+            raise UserError(
+                "--d-filter-sizes and --d-num-filters must be non-empty and of equal length",
+                "give one number of maps per filter width",
+            )
+        choices = {
+            "reward_mode": ("mc", "terminal", "shaped", "constant"),
+            "agent": ("reinforce", "ppo"),
+            "baseline": ("none", "mean"),
+            "tokenizer": ("char", "word", "spm"),
+            "long_lines": ("drop", "cut"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UserError(
+                    f"--{name.replace('_', '-')} {getattr(self, name)!r} is not known", f"choose one of {', '.join(allowed)}"
+                )
+
+
+# The paper's settings (SeqGAN, Yu et al. 2017, and its code): batch 64, K=16, 120 MLE epochs,
+# 50 x 3 D pre-training, 200 rounds of 1 G step + 5 x 3 D epochs.
+PAPER = dict(
+    g_embed_dim=32, g_hidden_dim=32, batch_size=64, rollouts=16, mle_epochs=120, d_pretrain_steps=50,
+    d_epochs=3, rounds=200, g_steps=1, d_steps=5, rollout_rate=0.8, mle_lr=0.01, adv_lr=0.01, d_lr=1e-4,
+)
+
+# Fits about 15 minutes on 2 CPU cores for the poems corpus and shows both phases working: a
+# larger generator than the paper's (readable poems need it), a slimmer D, fewer rounds.
+DEFAULT = dict(
+    g_embed_dim=64, g_hidden_dim=128, batch_size=64, rollouts=8, mle_epochs=15, d_pretrain_steps=3,
+    d_epochs=1, num_negatives=5000, rounds=20, g_steps=1, d_steps=1, rollout_rate=0.8, mle_lr=0.01,
+    adv_lr=0.001, d_lr=1e-4, d_num_filters=(50, 100, 100, 100, 100, 50, 50, 50, 50, 50, 80, 80),
+    checkpoint_every=5,
+)
+
+# Seconds on a laptop: for smoke tests and trying options.
+TINY = dict(
+    g_embed_dim=16, g_hidden_dim=16, batch_size=16, rollouts=2, mle_epochs=2, d_pretrain_steps=1,
+    d_epochs=1, num_negatives=64, rounds=2, g_steps=1, d_steps=1, d_embed_dim=16,
+    d_filter_sizes=(1, 2, 3), d_num_filters=(8, 8, 8), checkpoint_every=1, eval_samples=4,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {"default": DEFAULT, "paper": PAPER, "tiny": TINY}
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}", f"choose one of {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+def config_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(SeqGANConfig) if f.name != "preset"]
+
+
+@functools.lru_cache(maxsize=1)
+def field_docs() -> dict[str, str]:
+    """The docstring under each field, for ``--help`` (read from the source, as CleanRL's tyro does)."""
+    tree = ast.parse(inspect.getsource(SeqGANConfig))
+    docs: dict[str, str] = {}
+    body = tree.body[0].body
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
+            if isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                docs[node.target.id] = " ".join(following.value.value.split())
+    return docs

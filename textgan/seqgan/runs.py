@@ -1,0 +1,64 @@
+"""Creating a run directory for a new run, and reopening one to resume or sample from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from textgan.core import RunDir, load_modules, load_tensors, save_tensors
+from textgan.data import Tokenizer, load_tokenizer
+from textgan.errors import CheckpointError
+from textgan.models import Generator
+from textgan.seqgan.config import SeqGANConfig
+from textgan.seqgan.prepare import PreparedData
+
+DATA_FILE = "data.safetensors"
+TOKENIZER_DIR = "tokenizer"
+
+
+@dataclass
+class OpenedRun:
+    run: RunDir
+    config: SeqGANConfig
+    tokenizer: Tokenizer
+    train: torch.Tensor
+    test: torch.Tensor
+
+
+def create_run(path: str | Path, config: SeqGANConfig, data: PreparedData) -> RunDir:
+    """Make a new run directory holding the config, the tokenizer and the encoded splits.
+
+    The encoded data is kept so that a resumed run trains on exactly the same split.
+    """
+    run = RunDir.create(path)
+    run.write_config(config.to_dict())
+    data.tokenizer.save(run.path / TOKENIZER_DIR)
+    save_tensors(run.path / DATA_FILE, {"train": data.train, "test": data.test}, {"source": data.source})
+    return run
+
+
+def open_run(path: str | Path) -> OpenedRun:
+    run = RunDir.open(path)
+    config = SeqGANConfig.from_dict(run.read_config())
+    tokenizer = load_tokenizer(run.path / TOKENIZER_DIR)
+    tensors, _ = load_tensors(run.path / DATA_FILE)
+    if "train" not in tensors or "test" not in tensors:
+        raise CheckpointError(f"{run.path / DATA_FILE} has no train/test data", "start a new run")
+    return OpenedRun(run, config, tokenizer, tensors["train"], tensors["test"])
+
+
+def best_checkpoint(run: RunDir) -> Path:
+    """The final checkpoint if the run finished, else the latest one."""
+    for name in ("final", "latest"):
+        path = run.checkpoint_path(name)
+        if path.exists():
+            return path
+    raise CheckpointError(f"{run.path} has no checkpoint yet", "train it first, or resume it with textgan train --resume")
+
+
+def load_generator(opened: OpenedRun, generator: Generator, path: Path | None = None, device="cpu") -> Path:
+    path = path or best_checkpoint(opened.run)
+    load_modules(path, {"generator": generator}, device=device)
+    return path

@@ -1,0 +1,286 @@
+"""SeqGAN training: MLE pre-training, D pre-training, adversarial rounds.
+
+The trainer wires things together and keeps the books (progress, logs, checkpoints, resume);
+the work is done by the models, the environment, the agent and ``train_discriminator``.
+Its state between phases is one small dict, ``position`` = {phase, done}, saved with every
+checkpoint so that ``--resume`` continues at the next epoch or round.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from typing import Any
+
+import torch
+from gymnasium.vector import AutoresetMode
+
+from textgan.adversarial import train_discriminator
+from textgan.agents import AGENTS
+from textgan.core import RunDir, load_modules, make_progress, save_modules
+from textgan.core.loop import AdversarialSchedule, run_adversarial
+from textgan.data import Tokenizer
+from textgan.env.vector_env import SeqGANVectorEnv
+from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from textgan.seqgan.config import SeqGANConfig
+
+PHASES = ("mle", "d_pretrain", "adversarial", "done")
+LATEST = "latest"
+SAMPLES_PER_FILE = 100
+
+
+def build_generator(config: SeqGANConfig, tokenizer: Tokenizer) -> Generator:
+    return Generator(
+        GeneratorConfig(
+            vocab_size=tokenizer.vocab_size,
+            embed_dim=config.g_embed_dim,
+            hidden_dim=config.g_hidden_dim,
+            bos_id=tokenizer.bos_id,
+            eos_id=tokenizer.eos_id,
+            pad_id=tokenizer.pad_id,
+        )
+    )
+
+
+def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
+    return Discriminator(
+        DiscriminatorConfig(
+            vocab_size=vocab_size,
+            max_len=max_len,
+            embed_dim=config.d_embed_dim,
+            filter_sizes=config.d_filter_sizes,
+            num_filters=config.d_num_filters,
+            dropout=config.d_dropout,
+            l2_reg=config.d_l2,
+        )
+    )
+
+
+@torch.no_grad()
+def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512) -> float:
+    """Mean negative log-likelihood per token (EOS included, padding excluded)."""
+    was_training = generator.training
+    generator.eval()
+    total, count = 0.0, 0
+    for batch in tokens.split(batch_size):
+        nll, mask = generator.token_nll(batch)
+        total += float(nll.sum())
+        count += int(mask.sum())
+    generator.train(was_training)
+    return total / max(count, 1)
+
+
+class SeqGANTrainer:
+    """Runs (or continues) one SeqGAN run in a run directory.
+
+    Args:
+        config: the run's settings (``max_len`` resolved).
+        run: the run directory (config, tokenizer and data already written).
+        tokenizer: decodes samples.
+        train_tokens, test_tokens: encoded splits ``(N, max_len)``.
+        device: where models and the environment live.
+        quiet: no progress bars (tests, logs).
+    """
+
+    def __init__(
+        self,
+        config: SeqGANConfig,
+        run: RunDir,
+        tokenizer: Tokenizer,
+        train_tokens: torch.Tensor,
+        test_tokens: torch.Tensor,
+        device: torch.device,
+        quiet: bool = False,
+    ):
+        self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
+        torch.manual_seed(config.seed)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.train_tokens, self.test_tokens = train_tokens.to(device), test_tokens.to(device)
+        max_len = train_tokens.shape[1]
+        self.max_len = max_len
+        self.generator = build_generator(config, tokenizer).to(device)
+        self.discriminator = build_discriminator(config, tokenizer.vocab_size, max_len).to(device)
+        self.mle_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr)
+        agent_cls, agent_config_cls = AGENTS[config.agent]
+        agent_config = agent_config_cls()
+        for name, value in (("learning_rate", config.adv_lr), ("grad_clip", config.grad_clip), ("baseline", config.baseline)):
+            if hasattr(agent_config, name):
+                setattr(agent_config, name, value)
+        self.agent = agent_cls(self.generator, agent_config, seed=config.seed)
+        self.envs = SeqGANVectorEnv(
+            num_envs=config.batch_size,
+            vocab_size=tokenizer.vocab_size,
+            max_len=max_len,
+            reward_mode=config.reward_mode,
+            rollouts=config.rollouts,
+            device=device,
+            bos_id=tokenizer.bos_id,
+            eos_id=tokenizer.eos_id,
+            pad_id=tokenizer.pad_id,
+            autoreset_mode=AutoresetMode.SAME_STEP,
+            tensors=True,
+        )
+        self.envs.set_discriminator(self.discriminator)
+        self.envs.sync_rollout_policy(self.generator, 0.0)
+        self.position: dict[str, Any] = {"phase": "mle", "done": 0}
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def _stateful(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "rollout_policy": self.envs.episodes.rollout_policy,
+            "mle_optimizer": self.mle_optimizer,
+            "d_optimizer": self.d_optimizer,
+            **{f"agent_{name}": item for name, item in self.agent.checkpoint_items().items()},
+        }
+
+    def save(self, *names: str) -> None:
+        """Write the whole training state as ``latest`` and under each extra name."""
+        metadata = {
+            "position": json.dumps(self.position),
+            "rng": _state_text(self.rng.get_state()),
+            "agent_rng": _state_text(self.agent.generator.get_state()),
+            # dropout draws from the global stream; without it a resumed run would drift
+            "torch_rng": _state_text(torch.get_rng_state()),
+        }
+        for name in (LATEST, *names):
+            save_modules(self.run.checkpoint_path(name), self._stateful(), metadata)
+
+    def load(self, name: str = LATEST) -> None:
+        metadata = load_modules(self.run.checkpoint_path(name), self._stateful(), device=self.device)
+        self.position = json.loads(metadata["position"])
+        self.rng.set_state(_bytes_tensor(metadata["rng"]))
+        self.agent.generator.set_state(_bytes_tensor(metadata["agent_rng"]))
+        torch.set_rng_state(_bytes_tensor(metadata["torch_rng"]))
+        if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
+            # resumed with a larger --rounds: continue the adversarial phase
+            self.position = {"phase": "adversarial", "done": self.position["rounds"]}
+        self.envs.sync_rollout_policy(self.envs.episodes.rollout_policy, 1.0)  # refresh cached states
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def train(self) -> None:
+        with make_progress(disable=self.quiet) as progress:
+            self.progress = progress
+            if self.position["phase"] == "mle":
+                self._mle_phase()
+            if self.position["phase"] == "d_pretrain":
+                self._d_pretrain_phase()
+            if self.position["phase"] == "adversarial":
+                self._adversarial_phase()
+        self.write_samples("final")
+
+    def _advance(self, phase: str, checkpoint: str) -> None:
+        self.position = {"phase": PHASES[PHASES.index(phase) + 1], "done": 0}
+        if phase == "adversarial":
+            self.position["rounds"] = self.config.rounds
+        self.save(checkpoint)
+        self.write_samples(checkpoint)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.run.log({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
+
+    def _mle_phase(self) -> None:
+        cfg = self.config
+        task = self.progress.add_task("MLE pre-training", total=cfg.mle_epochs, completed=self.position["done"], status="")
+        for epoch in range(self.position["done"], cfg.mle_epochs):
+            start = time.perf_counter()
+            order = torch.randperm(len(self.train_tokens), generator=self.rng).to(self.device)
+            losses = []
+            self.generator.train()
+            for batch_index in order.split(cfg.batch_size):
+                loss = self.generator.mle_loss(self.train_tokens[batch_index])
+                self.mle_optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.grad_clip)
+                self.mle_optimizer.step()
+                losses.append(float(loss.detach()))
+            nll_test = mean_nll(self.generator, self.test_tokens)
+            mle_loss = sum(losses) / len(losses)
+            self.position["done"] = epoch + 1
+            self._log({"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test, "seconds": time.perf_counter() - start})
+            self.progress.update(task, advance=1, status=_status({"mle_loss": mle_loss, "nll_test": nll_test}, ("mle_loss", "nll_test")))
+            if (epoch + 1) % cfg.checkpoint_every == 0:
+                self.save()
+        self._advance("mle", "after-mle")
+
+    def _d_step(self) -> dict[str, float]:
+        cfg = self.config
+        num = cfg.num_negatives or min(len(self.train_tokens), 10_000)
+        real = self.train_tokens[torch.randperm(len(self.train_tokens), generator=self.rng)[:num].to(self.device)]
+        return train_discriminator(
+            self.discriminator, self.d_optimizer, real, self.generator, num, cfg.d_epochs, cfg.batch_size, self.rng
+        )
+
+    def _d_pretrain_phase(self) -> None:
+        cfg = self.config
+        task = self.progress.add_task(
+            "D pre-training", total=cfg.d_pretrain_steps, completed=self.position["done"], status=""
+        )
+        for step in range(self.position["done"], cfg.d_pretrain_steps):
+            metrics = self._d_step()
+            self.position["done"] = step + 1
+            self._log({"phase": "d_pretrain", "step": step + 1, **metrics})
+            self.progress.update(task, advance=1, status=_status(metrics, ("d_loss", "d_accuracy")))
+            if (step + 1) % cfg.checkpoint_every == 0:
+                self.save()
+        self._advance("d_pretrain", "after-d-pretrain")
+
+    def _adversarial_phase(self) -> None:
+        cfg = self.config
+        schedule = AdversarialSchedule(rounds=cfg.rounds, g_steps=cfg.g_steps, d_steps=cfg.d_steps)
+        task = self.progress.add_task("adversarial", total=cfg.rounds, completed=self.position["done"], status="")
+
+        def g_step(_round: int) -> dict[str, float]:
+            return self.agent.update(self.envs)
+
+        def d_step(_round: int) -> dict[str, float]:
+            return self._d_step()
+
+        def on_round_end(round_index: int, metrics: dict[str, float]) -> None:
+            # the rollout policy follows the generator with a delay (SeqGAN's rollout update)
+            self.envs.sync_rollout_policy(self.generator, cfg.rollout_rate)
+            nll_test = mean_nll(self.generator, self.test_tokens)
+            self.position["done"] = round_index + 1
+            self._log({"phase": "adversarial", "step": round_index + 1, "nll_test": nll_test, **metrics})
+            self.progress.update(
+                task, advance=1, status=_status({**metrics, "nll_test": nll_test}, ("mean_reward", "d_accuracy", "nll_test"))
+            )
+            if (round_index + 1) % cfg.checkpoint_every == 0:
+                self.save(f"round-{round_index + 1:04d}")
+                self.write_samples(f"round-{round_index + 1:04d}")
+
+        run_adversarial(schedule, g_step, d_step, on_round_end, start_round=self.position["done"])
+        self._advance("adversarial", "final")
+
+    # -- samples ----------------------------------------------------------------------------
+
+    def sample_text(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
+        generator = torch.Generator(device="cpu").manual_seed(self.config.seed if seed is None else seed)
+        tokens = self.generator.sample(n, self.max_len, generator=generator, temperature=temperature)
+        return [self.tokenizer.decode(row.tolist()) for row in tokens.cpu()]
+
+    def write_samples(self, name: str) -> list[str]:
+        lines = self.sample_text(SAMPLES_PER_FILE)
+        (self.run.samples / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return lines
+
+
+def _state_text(state: torch.Tensor) -> str:
+    """A random generator's state as checkpoint metadata (safetensors metadata is text)."""
+    return base64.b64encode(state.numpy().tobytes()).decode()
+
+
+def _bytes_tensor(text: str) -> torch.Tensor:
+    return torch.tensor(list(base64.b64decode(text)), dtype=torch.uint8)
+
+
+def _status(metrics: dict[str, Any], keys: tuple[str, ...]) -> str:
+    """A short progress-bar status: the few numbers worth watching."""
+    shown = [(k, metrics.get(k)) for k in keys]
+    return "  ".join(f"{k} {v:.3f}" for k, v in shown if isinstance(v, float) and math.isfinite(v))
