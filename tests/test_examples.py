@@ -30,7 +30,7 @@ def test_train_custom_agent_runs_with_a_tiny_budget(tmp_path):
 
 
 def test_the_plug_in_your_own_algorithm_snippet_runs(tmp_path):
-    text = (EXAMPLES.parent / "docs" / "rl.md").read_text(encoding="utf-8")
+    text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     section = text.split("## Plug in your own RL algorithm", 1)[1]
     snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "snippet.py"
