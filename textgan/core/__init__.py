@@ -5,6 +5,8 @@ progress bars, device/precision/compile/DDP helpers, plots and the adversarial r
 """
 
 from textgan.core.checkpoint import (
+    decode_rng_state,
+    encode_rng_state,
     load_modules,
     load_tensors,
     save_modules,
@@ -25,6 +27,8 @@ __all__ = [
     "autocast",
     "console",
     "ddp_info",
+    "decode_rng_state",
+    "encode_rng_state",
     "format_metrics",
     "load_modules",
     "load_tensors",

@@ -42,6 +42,8 @@ class AdversarialSchedule:
     """Rounds at the start that use ``d_steps_early`` (WGAN: 25)."""
     early_every: int = 500
     """Every this many rounds use ``d_steps_early`` again (WGAN: 500); 0 turns that off."""
+    d_first: bool = False
+    """Run each round's D steps before its G steps (WGAN: the critic is trained before each G update)."""
 
     def __post_init__(self) -> None:
         for field in ("rounds", "g_steps", "d_steps", "early_rounds", "early_every"):
@@ -122,8 +124,8 @@ def run_adversarial(
     """Run rounds ``start_round .. schedule.rounds - 1``.
 
     Each round calls ``g_step(r)`` ``schedule.g_steps`` times, then ``d_step(r)``
-    ``schedule.d_steps_at(r)`` times, merges what they return with :func:`merge_metrics` and
-    passes it to ``on_round_end(r, metrics)``.
+    ``schedule.d_steps_at(r)`` times (D first with ``schedule.d_first``), merges what they
+    return with :func:`merge_metrics` and passes it to ``on_round_end(r, metrics)``.
 
     Args:
         schedule: step counts.
@@ -143,8 +145,12 @@ def run_adversarial(
             description, total=schedule.rounds, completed=min(start_round, schedule.rounds), status=""
         )
     for r in range(start_round, schedule.rounds):
-        results = [g_step(r) for _ in range(schedule.g_steps)]
-        results += [d_step(r) for _ in range(schedule.d_steps_at(r))]
+        if schedule.d_first:
+            results = [d_step(r) for _ in range(schedule.d_steps_at(r))]
+            results += [g_step(r) for _ in range(schedule.g_steps)]
+        else:
+            results = [g_step(r) for _ in range(schedule.g_steps)]
+            results += [d_step(r) for _ in range(schedule.d_steps_at(r))]
         metrics = merge_metrics(results)
         if on_round_end is not None:
             on_round_end(r, metrics)

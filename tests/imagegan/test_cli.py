@@ -1,0 +1,133 @@
+"""``imagegan`` end to end at toy sizes: train, resume, sample, eval; bad input is one line, exit 2,
+and leaves every existing file as it was."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from imagegan.cli import main
+from imagegan.data import load_dataset
+from imagegan.metrics import train_classifier
+from textgan.core import load_tensors
+
+TINY = ["--limit", "32", "--batch-size", "4", "--width", "4", "--sample-every", "1000", "--checkpoint-every", "1", "--log-every", "1", "--quiet"]
+
+
+def train(out, *flags) -> int:
+    return main(["train", "--data", "shapes", "--image-size", "16", *TINY, "--out", str(out), *flags])
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Six flat images: no classes, no captions."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_train_writes_a_run_and_resume_continues_it_exactly(tmp_path):
+    assert train(tmp_path / "a", "--model", "dcgan", "--steps", "2", "--sample-every", "1") == 0
+    run = tmp_path / "a"
+    for name in ("config.json", "checkpoints/final.safetensors", "checkpoints/latest.safetensors",
+                 "samples/step-000001.png", "samples/final.png", "plots/losses.png"):
+        assert (run / name).is_file(), name
+    log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and {"d_loss", "g_loss", "images_per_s"} <= set(log[0])
+
+    # 2 steps, then resumed to 4, ends where 4 uninterrupted steps end
+    assert main(["train", "--resume", str(run), "--steps", "4", "--quiet"]) == 0
+    assert train(tmp_path / "b", "--model", "dcgan", "--steps", "4") == 0
+    resumed, _ = load_tensors(run / "checkpoints/final.safetensors")
+    straight, metadata = load_tensors(tmp_path / "b/checkpoints/final.safetensors")
+    assert metadata["step"] == "4"
+    for key, value in straight.items():
+        torch.testing.assert_close(resumed[key], value, msg=key)
+
+
+def test_sample_grids_for_conditional_models(tmp_path, capsys):
+    assert train(tmp_path / "cgan", "--model", "cgan", "--steps", "1") == 0
+    assert main(["sample", str(tmp_path / "cgan"), "--label", "red circle", "-n", "8", "--out", str(tmp_path / "red.png")]) == 0
+    assert Image.open(tmp_path / "red.png").size[0] > 0
+    assert main(["sample", str(tmp_path / "cgan")]) == 0  # one row per class, named
+    assert capsys.readouterr().out.strip().endswith("samples/sample-1.png")
+    assert train(tmp_path / "stack", "--model", "stackgan", "--image-size", "32", "--steps", "1") == 0
+    assert main(["sample", str(tmp_path / "stack"), "--caption", "a large blue square in the center", "--out", str(tmp_path / "blue.png")]) == 0
+    assert (tmp_path / "blue.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model", "vae"], "unknown model 'vae'"),
+        (["--model", "gan", "--data", "cifar"], "unknown dataset 'cifar'"),
+        (["--model", "cgan", "--data", "folder"], "needs class labels"),
+        (["--model", "stackgan", "--data", "folder", "--image-size", "32"], "needs captions"),
+        (["--model", "dcgan", "--data", "folder", "--image-size", "28"], "cannot make 28x28"),
+        (["--model", "gan", "--data", "mnist", "--data-dir", "/nonexistent"], "mnist"),
+        (["--model", "gan", "--data", "folder", "--steps", "0"], "--steps 0"),
+    ],
+)
+def test_bad_training_input_is_one_line_and_creates_nothing(tmp_path, capsys, image_folder, flags, message):
+    out = tmp_path / "run"
+    argv = ["train", "--data", "folder", "--data-dir", str(image_folder), *TINY, "--out", str(out), *flags]
+    assert main(argv) == 2
+    assert message in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_existing_outputs_and_corrupt_checkpoints_are_refused_untouched(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("keep me")
+    assert train(taken, "--model", "gan", "--steps", "1") == 2
+    assert "already exists" in one_error_line(capsys) and (taken / "notes.txt").read_text() == "keep me"
+
+    run = tmp_path / "run"
+    assert train(run, "--model", "gan", "--steps", "1") == 0
+    capsys.readouterr()
+    grid = run / "samples/final.png"
+    before = grid.read_bytes()
+    assert main(["sample", str(run), "--out", str(grid)]) == 2
+    assert "already exists" in one_error_line(capsys) and grid.read_bytes() == before
+    assert main(["sample", str(run), "--label", "3"]) == 2
+    assert "does not take labels" in one_error_line(capsys)
+
+    for name in ("final", "latest"):
+        path = run / f"checkpoints/{name}.safetensors"
+        path.write_bytes(path.read_bytes()[:100])
+    corrupt = (run / "checkpoints/latest.safetensors").read_bytes()
+    assert main(["sample", str(run), "--out", str(tmp_path / "x.png")]) == 2
+    assert "corrupt" in one_error_line(capsys) and not (tmp_path / "x.png").exists()
+    assert main(["train", "--resume", str(run), "--steps", "2", "--quiet"]) == 2
+    assert "corrupt" in one_error_line(capsys)
+    assert (run / "checkpoints/latest.safetensors").read_bytes() == corrupt
+    assert main(["sample", str(tmp_path)]) == 2
+    assert "config.json" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("model, size, key", [("cgan", "16", "label_accuracy"), ("stackgan", "32", "caption_match")])
+def test_eval_scores_a_run(tmp_path, monkeypatch, model, size, key):
+    """The classifier is trained here on a few images (the real one trains for minutes)."""
+    data = load_dataset("shapes", image_size=int(size), limit=64)
+    classifier, _ = train_classifier(data, epochs=1, progress=False)
+    monkeypatch.setattr("imagegan.evaluate.classifier_for", lambda *args, **kwargs: classifier)
+    run = tmp_path / "run"
+    assert train(run, "--model", model, "--image-size", size, "--steps", "1") == 0
+    assert main(["eval", str(run), "-n", "20", "--device", "cpu"]) == 0
+    scores = json.loads((run / "eval.json").read_text())
+    assert scores["n_fake"] == 20 and 0.0 <= scores[key] <= 1.0 and np.isfinite(scores["fid"])
+    assert scores["extractor"].endswith(classifier.hash)

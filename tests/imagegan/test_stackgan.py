@@ -1,0 +1,57 @@
+"""StackGAN: two stages, the text encoder, conditioning KL and mismatched pairs by hand."""
+
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from imagegan.losses import NonSaturating
+from imagegan.models import GANSpec, build_model
+from imagegan.models.text import encode_captions
+from imagegan.regularizers import ConditioningKL, MismatchedPairs
+from textgan.errors import UserError
+from tests.imagegan.helpers import CAPTIONS, assert_trains, tiny_model
+
+
+def test_steps_change_every_parameter_including_the_text_encoder():
+    model = tiny_model("stackgan", image_size=32)
+    records = assert_trains(model)
+    assert {"d_loss_stage1", "d_loss_stage2", "d_text_match", "g_loss_stage1", "g_loss_stage2", "kl"} <= set(records[0])
+    assert any(name.startswith("text.") for name, _ in model.discriminator.named_parameters())
+
+
+def test_stage_one_is_half_the_size_of_stage_two():
+    model = tiny_model("stackgan", image_size=32)
+    low, high = model.generate_stages(encode_captions(CAPTIONS))
+    assert low.shape == (2, 3, 16, 16) and high.shape == (2, 3, 32, 32)
+    grid = model.sample_grid(captions=CAPTIONS, per_caption=2)
+    assert grid.images.shape == (8, 3, 32, 32) and grid.nrow == 4 and grid.captions == CAPTIONS
+
+
+def test_text_encoder_ignores_padding_and_tells_captions_apart():
+    encoder = tiny_model("stackgan", image_size=32).discriminator.text
+    short = encode_captions(["a red circle"])
+    padded = encode_captions(["a red circle", "a much longer caption about a large blue square"])
+    assert short.shape[1] < padded.shape[1]
+    assert_close(encoder(short)[0], encoder(padded)[0])
+    assert not torch.allclose(encoder(padded)[0], encoder(padded)[1])
+
+
+def test_conditioning_kl_by_hand():
+    mean = torch.tensor([[0.5, -1.0]])
+    log_var = torch.tensor([[0.0, math.log(2.0)]])
+    elements = [0.5 * (0.25 + 1 - 1 - 0), 0.5 * (1.0 + 2.0 - 1 - math.log(2.0))]
+    assert_close(ConditioningKL(2.0)(mean, log_var), torch.tensor(2.0 * sum(elements) / 2))
+
+
+def test_mismatched_pairs_score_as_fakes_by_hand():
+    logits = torch.tensor([1.0, -2.0])
+    expected = 0.5 * sum(-math.log(1 - 1 / (1 + math.exp(-x))) for x in (1.0, -2.0)) / 2
+    assert_close(MismatchedPairs(0.5)(NonSaturating(), logits), torch.tensor(expected))
+    assert MismatchedPairs.shuffle(torch.arange(4)).tolist() == [3, 0, 1, 2]
+
+
+def test_rejects_sizes_without_a_stage_one():
+    with pytest.raises(UserError, match="stackgan cannot make 16x16"):
+        build_model("stackgan", GANSpec(image_size=16, channels=3))
