@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu")
 
     commands.add_parser("corpora", help="list the built-in corpora")
+
+    from textgan.commands.eval import add_eval_parser
+    from textgan.commands.experiment import add_experiment_parser
+
+    add_eval_parser(commands)
+    add_experiment_parser(commands)
     return parser
 
 
@@ -86,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, description in BUILTIN_CORPORA.items():
                 print(f"{name:12s} {description}")
             return 0
+        if args.command in ("eval", "experiment"):
+            return args.run_command(args)
         parser.error(f"unknown command {args.command}")
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

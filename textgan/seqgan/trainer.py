@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -82,6 +83,8 @@ class SeqGANTrainer:
         train_tokens, test_tokens: encoded splits ``(N, max_len)``.
         device: where models and the environment live.
         quiet: no progress bars (tests, logs).
+        evaluate: called with the generator after every MLE epoch and adversarial round; the
+            numbers it returns (e.g. ``{"nll_oracle": ...}``) join that epoch's log record.
     """
 
     def __init__(
@@ -93,8 +96,10 @@ class SeqGANTrainer:
         test_tokens: torch.Tensor,
         device: torch.device,
         quiet: bool = False,
+        evaluate: Callable[[Generator], dict[str, float]] | None = None,
     ):
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
+        self.evaluate = evaluate
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.train_tokens, self.test_tokens = train_tokens.to(device), test_tokens.to(device)
@@ -183,6 +188,8 @@ class SeqGANTrainer:
         self.write_samples(checkpoint)
 
     def _log(self, record: dict[str, Any]) -> None:
+        if self.evaluate is not None and record["phase"] in ("mle", "adversarial"):
+            record = {**record, **self.evaluate(self.generator)}
         self.run.log({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
 
     def _mle_phase(self) -> None:

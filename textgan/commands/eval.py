@@ -1,0 +1,243 @@
+"""``textgan eval``: score text files (``eval bleu``) or a run's generator (``eval RUN_DIR``).
+
+``textgan eval bleu --hyp FILE --ref FILE [--n 2 3 4 5] [--self]`` scores every line of the
+hypothesis file (space-separated tokens; ``--chars`` for text without spaces) against the whole
+reference file, and with ``--self`` the Self-BLEU of the hypotheses among themselves.
+
+``textgan eval RUN_DIR [-n N]`` samples the run's generator and scores it against the run's own
+held-out split (never its training data): BLEU-n, Self-BLEU-n, distinct-n, and NLL-test; the
+test split's own Self-BLEU and distinct-n sit beside them as the real-data reference.
+
+Numbers are means over all hypotheses (no subsampling); ``--json`` prints them for machines,
+otherwise a table for people. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from rich.table import Table
+
+from textgan.core import console, make_progress, resolve_device
+from textgan.errors import UserError
+from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
+from textgan.seqgan.runs import OpenedRun, load_generator, open_run
+from textgan.seqgan.trainer import build_generator
+
+DEFAULT_ORDERS = (2, 3, 4, 5)
+MAX_ORDER = 10  # papers report 2..5; beyond 10 a typo is likelier than a wish
+SAMPLE_CHUNK = 1000
+
+
+def add_eval_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="BLEU / Self-BLEU of text files, or every metric of a run",
+        description="textgan eval bleu --hyp FILE [--ref FILE] [--self]   |   textgan eval RUN_DIR [-n N]",
+    )
+    parser.add_argument("target", metavar="bleu|RUN_DIR", help="'bleu' to score files, or a run directory to score its generator")
+    parser.add_argument("--n", "--orders", dest="orders", type=int, nargs="+", default=list(DEFAULT_ORDERS), metavar="N",
+                        help="BLEU orders (default 2 3 4 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    files = parser.add_argument_group("eval bleu")
+    files.add_argument("--hyp", help="hypotheses, one per line")
+    files.add_argument("--ref", help="references, one per line, shared by every hypothesis")
+    files.add_argument("--self", dest="self_bleu", action="store_true", help="also Self-BLEU of the hypotheses")
+    files.add_argument("--chars", action="store_true", help="tokens are characters (text without spaces), not words")
+    run = parser.add_argument_group("eval RUN_DIR")
+    run.add_argument("-n", "--num-samples", type=int, default=None, help="samples to score (default: as many as test sequences)")
+    run.add_argument("--temperature", type=float, default=1.0)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--checkpoint", default=None, help="a checkpoint name in RUN_DIR/checkpoints (default: final, else latest)")
+    run.add_argument("--device", default="cpu")
+    parser.set_defaults(run_command=eval_command)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    if args.target == "bleu":
+        given = [flag for flag, value in (("-n", args.num_samples), ("--checkpoint", args.checkpoint)) if value is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} apply to 'textgan eval RUN_DIR', not to 'eval bleu'", "leave them out")
+        result = _score_files(args)
+    else:
+        given = [flag for flag, value in (("--hyp", args.hyp), ("--ref", args.ref), ("--self", args.self_bleu), ("--chars", args.chars)) if value]
+        if given:
+            raise UserError(
+                f"{', '.join(given)} apply to 'textgan eval bleu', not to a run directory",
+                "use textgan eval bleu --hyp FILE --ref FILE, or textgan eval RUN_DIR",
+            )
+        result = _score_run(args)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_table(result)
+    return 0
+
+
+# ---- eval bleu --------------------------------------------------------------------------------
+
+
+def _score_files(args: argparse.Namespace) -> dict:
+    if not args.hyp:
+        raise UserError("eval bleu needs --hyp FILE", "pass the hypotheses, one per line")
+    if not args.ref and not args.self_bleu:
+        raise UserError("eval bleu needs --ref FILE, --self, or both", "pass references to score against, or --self")
+    orders = check_orders(args.orders)
+    hypotheses = read_token_lines(args.hyp, "hypothesis", args.chars)
+    references = read_token_lines(args.ref, "reference", args.chars) if args.ref else None
+    if args.self_bleu and len(hypotheses) < 2:
+        raise UserError(f"--self needs at least 2 hypotheses; {args.hyp} has 1", "score more hypotheses, or leave out --self")
+    result: dict = {"hypotheses": len(hypotheses), "orders": list(orders)}
+    with make_progress() as progress:
+        task = progress.add_task("scoring", total=int(references is not None) + int(args.self_bleu), status="")
+        if references is not None:
+            progress.update(task, status="BLEU")
+            result["references"] = len(references)
+            result["bleu"] = _means(bleu_multi(hypotheses, references, orders))
+            progress.advance(task)
+        if args.self_bleu:
+            progress.update(task, status="Self-BLEU")
+            result["self_bleu"] = _means(self_bleu_multi(hypotheses, orders))
+            progress.advance(task)
+    return result
+
+
+def read_token_lines(path: str, role: str, chars: bool = False) -> list[list[str]]:
+    """The lines of a UTF-8 file as token lists; trailing blank lines dropped, inner ones kept (empty)."""
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "not found"
+        raise UserError(f"{role} file {file} {what}", "check the path")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise UserError(f"{role} file {file} is not UTF-8 text ({error.reason} at byte {error.start})", "convert it to UTF-8") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise UserError(f"{role} file {file} is empty", f"give one {role} per line")
+    return [list(line.strip()) if chars else line.split() for line in lines]
+
+
+def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
+    """The BLEU orders, checked to lie in 1..MAX_ORDER; repeats dropped."""
+    for n in orders:
+        if not 1 <= n <= MAX_ORDER:
+            raise UserError(f"--n {n} is out of range: BLEU orders run from 1 to {MAX_ORDER}", "use orders such as --n 2 3 4 5")
+    return tuple(dict.fromkeys(orders))
+
+
+def _means(scores: dict[int, list[float]]) -> dict[str, float]:
+    return {str(n): corpus_mean(values) for n, values in scores.items()}
+
+
+# ---- eval RUN_DIR -----------------------------------------------------------------------------
+
+
+def _score_run(args: argparse.Namespace) -> dict:
+    orders = check_orders(args.orders)
+    opened = open_run(args.target)
+    if args.num_samples is not None and args.num_samples < 1:
+        raise UserError(f"-n must be at least 1, got {args.num_samples}", "ask for one or more samples")
+    if not args.temperature > 0:
+        raise UserError(f"--temperature must be positive, got {args.temperature}", "1.0 samples the model as trained")
+    if len(opened.test) < 2:
+        raise UserError(f"{opened.run.path} has {len(opened.test)} test sequence(s)", "train a run with a larger test split")
+    device = resolve_device(args.device)
+    generator = build_generator(opened.config, opened.tokenizer).to(device)
+    path = opened.run.checkpoint_path(args.checkpoint) if args.checkpoint else None
+    if path is not None and not path.exists():
+        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
+        raise UserError(f"no checkpoint {args.checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
+    path = load_generator(opened, generator, path, device)
+    num = args.num_samples or len(opened.test)
+    references = token_lists(opened.test, opened)
+    rng = torch.Generator().manual_seed(args.seed)
+    with make_progress() as progress:
+        chunks = math.ceil(num / SAMPLE_CHUNK)
+        task = progress.add_task("sampling", total=chunks, status="")
+        rows = []
+        for start in range(0, num, SAMPLE_CHUNK):
+            rows.append(generator.sample(min(SAMPLE_CHUNK, num - start), opened.test.shape[1], rng, args.temperature).cpu())
+            progress.advance(task)
+        hypotheses = token_lists(torch.cat(rows), opened)
+        task = progress.add_task("scoring", total=4, status="")
+        steps = {}
+        for name, compute in (
+            ("nll_test", lambda: nll_test(generator, opened.test)),
+            ("bleu", lambda: _means(bleu_multi(hypotheses, references, orders))),
+            ("self_bleu", lambda: _means(self_bleu_multi(hypotheses, orders))),
+            ("test_self_bleu", lambda: _means(self_bleu_multi(references, orders))),
+        ):
+            progress.update(task, status=name)
+            steps[name] = compute()
+            progress.advance(task)
+    return {
+        "run": str(opened.run.path),
+        "checkpoint": path.stem,
+        "samples": num,
+        "references": len(references),
+        "temperature": args.temperature,
+        "orders": list(orders),
+        "nll_test": steps["nll_test"],
+        "bleu": steps["bleu"],
+        "self_bleu": steps["self_bleu"],
+        "distinct": {str(n): distinct_n(hypotheses, n) for n in orders},
+        "test_self_bleu": steps["test_self_bleu"],
+        "test_distinct": {str(n): distinct_n(references, n) for n in orders},
+    }
+
+
+def token_lists(tokens: torch.Tensor, opened: OpenedRun) -> list[list]:
+    """Rows of ids as the token lists BLEU compares: words for spm runs, ids (one per char/word) otherwise.
+
+    A row ends at its first EOS; PAD and BOS are left out, as ``decode`` does.
+    """
+    tokenizer = opened.tokenizer
+    if tokenizer.kind == "spm":  # BLEU counts words, not subword pieces
+        return [tokenizer.decode(row).split() for row in tokens]
+    skipped = {tokenizer.pad_id, tokenizer.bos_id}
+    lists = []
+    for row in tokens.tolist():
+        if tokenizer.eos_id is not None and tokenizer.eos_id in row:
+            row = row[: row.index(tokenizer.eos_id)]
+        lists.append([i for i in row if i not in skipped])
+    return lists
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+
+def _print_table(result: dict) -> None:
+    out = console()
+    columns = [
+        ("bleu", "BLEU-n"),
+        ("self_bleu", "Self-BLEU-n"),
+        ("test_self_bleu", "Self-BLEU-n (test set)"),
+        ("distinct", "distinct-n"),
+        ("test_distinct", "distinct-n (test set)"),
+    ]
+    columns = [(key, title) for key, title in columns if key in result]
+    if "run" in result:
+        title = (
+            f"{result['run']} ({result['checkpoint']}): {result['samples']:,} samples at temperature "
+            f"{result['temperature']:g} vs {result['references']:,} test sequences"
+        )
+    else:
+        against = f" vs {result['references']:,} references" if "references" in result else ""
+        title = f"{result['hypotheses']:,} hypotheses{against}"
+    out.print(title)
+    table = Table()
+    table.add_column("n", justify="right")
+    for _, heading in columns:
+        table.add_column(heading, justify="right")
+    for n in result["orders"]:
+        table.add_row(str(n), *(f"{result[key][str(n)]:.4f}" for key, _ in columns))
+    out.print(table)
+    if "nll_test" in result:
+        out.print(f"NLL-test (mean per token, held-out split): {result['nll_test']:.4f}")
