@@ -9,7 +9,6 @@ import argparse
 import sys
 import types
 import typing
-from pathlib import Path
 
 from textgan.errors import UserError
 

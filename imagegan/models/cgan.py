@@ -8,7 +8,6 @@ few label-blind modes, which it did without it on MNIST). Sample grids hold one 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch

@@ -26,8 +26,7 @@ from rich.table import Table
 from textgan.core import console, make_progress, resolve_device
 from textgan.errors import UserError
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
-from textgan.seqgan.runs import OpenedRun, load_generator, open_run
-from textgan.seqgan.trainer import build_generator
+from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 DEFAULT_ORDERS = (2, 3, 4, 5)
 MAX_ORDER = 10  # papers report 2..5; beyond 10 a typo is likelier than a wish
@@ -149,12 +148,7 @@ def _score_run(args: argparse.Namespace) -> dict:
     if len(opened.test) < 2:
         raise UserError(f"{opened.run.path} has {len(opened.test)} test sequence(s)", "train a run with a larger test split")
     device = resolve_device(args.device)
-    generator = build_generator(opened.config, opened.tokenizer).to(device)
-    path = opened.run.checkpoint_path(args.checkpoint) if args.checkpoint else None
-    if path is not None and not path.exists():
-        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
-        raise UserError(f"no checkpoint {args.checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
-    path = load_generator(opened, generator, path, device)
+    generator, path = run_generator(opened, args.checkpoint, device)
     num = args.num_samples or len(opened.test)
     references = token_lists(opened.test, opened)
     rng = torch.Generator().manual_seed(args.seed)

@@ -8,8 +8,7 @@ import torch
 
 from textgan.core import resolve_device
 from textgan.errors import UserError
-from textgan.seqgan.runs import load_generator, open_run
-from textgan.seqgan.trainer import build_generator
+from textgan.seqgan.runs import open_run, run_generator
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -19,12 +18,7 @@ def sample_command(args: argparse.Namespace) -> int:
         raise UserError(f"--temperature must be positive, got {args.temperature}", "1.0 samples the model as trained")
     opened = open_run(args.run_dir)
     device = resolve_device(args.device)
-    generator = build_generator(opened.config, opened.tokenizer).to(device)
-    path = opened.run.checkpoint_path(args.checkpoint) if args.checkpoint else None
-    if path is not None and not path.exists():
-        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
-        raise UserError(f"no checkpoint {args.checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
-    load_generator(opened, generator, path, device)
+    generator, _ = run_generator(opened, args.checkpoint, device)
     rng = torch.Generator().manual_seed(args.seed)
     tokens = generator.sample(args.num, opened.train.shape[1], generator=rng, temperature=args.temperature)
     for row in tokens.cpu():

@@ -143,7 +143,7 @@ PAPER = dict(
 # Fits about 15 minutes on 2 CPU cores for the poems corpus and shows both phases working: a
 # larger generator than the paper's (readable poems need it), a slimmer D, fewer rounds.
 DEFAULT = dict(
-    g_embed_dim=64, g_hidden_dim=64, batch_size=64, rollouts=8, mle_epochs=15, d_pretrain_steps=3,
+    g_embed_dim=64, g_hidden_dim=64, batch_size=64, rollouts=8, mle_epochs=6, d_pretrain_steps=3,
     d_epochs=1, num_negatives=5000, rounds=30, g_steps=1, d_steps=1, rollout_rate=0.8, mle_lr=0.01,
     adv_lr=0.002, d_lr=1e-4, d_num_filters=(50, 100, 100, 100, 100, 50, 50, 50, 50, 50, 80, 80),
     checkpoint_every=5,

@@ -9,7 +9,7 @@ import torch
 
 from textgan.core import RunDir, load_modules, load_tensors, save_tensors
 from textgan.data import Tokenizer, load_tokenizer
-from textgan.errors import CheckpointError
+from textgan.errors import CheckpointError, UserError
 from textgan.models import Generator
 from textgan.seqgan.config import SeqGANConfig
 from textgan.seqgan.prepare import PreparedData
@@ -62,3 +62,15 @@ def load_generator(opened: OpenedRun, generator: Generator, path: Path | None = 
     path = path or best_checkpoint(opened.run)
     load_modules(path, {"generator": generator}, device=device)
     return path
+
+
+def run_generator(opened: OpenedRun, checkpoint: str | None = None, device="cpu") -> tuple[Generator, Path]:
+    """The run's generator loaded from checkpoint ``checkpoint`` (a name; default final, else latest)."""
+    from textgan.seqgan.trainer import build_generator  # the trainer imports this module
+
+    generator = build_generator(opened.config, opened.tokenizer).to(device)
+    path = opened.run.checkpoint_path(checkpoint) if checkpoint else None
+    if path is not None and not path.exists():
+        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
+        raise UserError(f"no checkpoint {checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
+    return generator, load_generator(opened, generator, path, device)

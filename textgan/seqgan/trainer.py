@@ -8,7 +8,6 @@ checkpoint so that ``--resume`` continues at the next epoch or round.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -20,7 +19,7 @@ from gymnasium.vector import AutoresetMode
 
 from textgan.adversarial import train_discriminator
 from textgan.agents import AGENTS
-from textgan.core import RunDir, load_modules, make_progress, save_modules
+from textgan.core import RunDir, decode_rng_state, encode_rng_state, load_modules, make_progress, save_modules
 from textgan.core.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
@@ -148,10 +147,10 @@ class SeqGANTrainer:
         """Write the whole training state as ``latest`` and under each extra name."""
         metadata = {
             "position": json.dumps(self.position),
-            "rng": _state_text(self.rng.get_state()),
-            "agent_rng": _state_text(self.agent.generator.get_state()),
+            "rng": encode_rng_state(self.rng.get_state()),
+            "agent_rng": encode_rng_state(self.agent.generator.get_state()),
             # dropout draws from the global stream; without it a resumed run would drift
-            "torch_rng": _state_text(torch.get_rng_state()),
+            "torch_rng": encode_rng_state(torch.get_rng_state()),
         }
         for name in (LATEST, *names):
             save_modules(self.run.checkpoint_path(name), self._stateful(), metadata)
@@ -159,9 +158,9 @@ class SeqGANTrainer:
     def load(self, name: str = LATEST) -> None:
         metadata = load_modules(self.run.checkpoint_path(name), self._stateful(), device=self.device)
         self.position = json.loads(metadata["position"])
-        self.rng.set_state(_bytes_tensor(metadata["rng"]))
-        self.agent.generator.set_state(_bytes_tensor(metadata["agent_rng"]))
-        torch.set_rng_state(_bytes_tensor(metadata["torch_rng"]))
+        self.rng.set_state(decode_rng_state(metadata["rng"]))
+        self.agent.generator.set_state(decode_rng_state(metadata["agent_rng"]))
+        torch.set_rng_state(decode_rng_state(metadata["torch_rng"]))
         if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
             # resumed with a larger --rounds: continue the adversarial phase
             self.position = {"phase": "adversarial", "done": self.position["rounds"]}
@@ -276,15 +275,6 @@ class SeqGANTrainer:
         lines = self.sample_text(SAMPLES_PER_FILE)
         (self.run.samples / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         return lines
-
-
-def _state_text(state: torch.Tensor) -> str:
-    """A random generator's state as checkpoint metadata (safetensors metadata is text)."""
-    return base64.b64encode(state.numpy().tobytes()).decode()
-
-
-def _bytes_tensor(text: str) -> torch.Tensor:
-    return torch.tensor(list(base64.b64decode(text)), dtype=torch.uint8)
 
 
 def _status(metrics: dict[str, Any], keys: tuple[str, ...]) -> str:
