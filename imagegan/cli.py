@@ -11,35 +11,18 @@ import dataclasses
 import json
 import sys
 import time
-import typing
 from pathlib import Path
 
+from textgan.core.cli import OneLineParser, add_dataclass_flags
 from textgan.errors import UserError
 
 __all__ = ["build_parser", "main"]
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line that says how to get help."""
-
-    def error(self, message: str):
-        raise UserError(message, f"see '{self.prog} --help'")
-
-
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    from imagegan.config import TrainConfig, field_docs
+    from imagegan.config import TrainConfig
 
-    docs = field_docs()
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = hints[f.name]
-        if kind is bool:
-            parser.add_argument(flag, dest=f.name, action="store_true", default=None, help=docs.get(f.name))
-            continue
-        element = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
-        shown = "" if f.default is None else f" (default {f.default})"
-        parser.add_argument(flag, dest=f.name, type=element, default=None, help=f"{docs.get(f.name)}{shown}")
+    add_dataclass_flags(parser, TrainConfig, show_defaults=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

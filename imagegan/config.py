@@ -5,16 +5,13 @@ Each field's docstring is its ``--help`` text; ``imagegan train`` makes one flag
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import functools
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from textgan.errors import UserError
 
-__all__ = ["RESUMABLE", "TrainConfig", "field_docs"]
+__all__ = ["RESUMABLE", "TrainConfig"]
 
 
 @dataclass
@@ -79,12 +76,3 @@ class TrainConfig:
 RESUMABLE = {"steps", "device", "compile", "precision", "sample_every", "checkpoint_every", "log_every"}
 
 
-@functools.lru_cache(maxsize=1)
-def field_docs() -> dict[str, str]:
-    """The docstring under each field, for ``--help``."""
-    body = ast.parse(inspect.getsource(TrainConfig)).body[0].body
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-            docs[node.target.id] = " ".join(str(following.value.value).split())
-    return docs

@@ -7,41 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
-import typing
 
+from textgan.core.cli import OneLineParser, add_dataclass_flags
 from textgan.errors import UserError
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line that says how to get help."""
-
-    def error(self, message: str):
-        raise UserError(message, f"see '{self.prog} --help'")
-
-
-def _field_type(annotation) -> tuple[type, str | None]:
-    """(element type, nargs) for a config field's annotation."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {"tuple": tuple, "int": int, "float": float, "str": str, "None": None})  # noqa: S307 - our own annotations
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        origin = typing.get_origin(annotation)
-    if origin is tuple:
-        return typing.get_args(annotation)[0], "+"
-    return annotation, None
-
-
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    from textgan.seqgan.config import config_fields, field_docs
+    from textgan.seqgan.config import SeqGANConfig
 
-    docs = field_docs()
     group = parser.add_argument_group("settings (defaults come from the preset)")
-    for field in config_fields():
-        element, nargs = _field_type(field.type)
-        flag = "--" + field.name.replace("_", "-")
-        group.add_argument(flag, dest=field.name, type=element, nargs=nargs, default=None, help=docs.get(field.name))
+    add_dataclass_flags(group, SeqGANConfig, skip=("preset",))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,10 +6,7 @@ read back on ``--resume``. Presets are partial settings applied before the user'
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import functools
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,17 +163,5 @@ def preset_values(name: str) -> dict[str, Any]:
 
 
 def config_fields() -> list[dataclasses.Field]:
+    """The fields that are command-line settings (the preset is chosen by its own flag)."""
     return [f for f in dataclasses.fields(SeqGANConfig) if f.name != "preset"]
-
-
-@functools.lru_cache(maxsize=1)
-def field_docs() -> dict[str, str]:
-    """The docstring under each field, for ``--help`` (read from the source, as CleanRL's tyro does)."""
-    tree = ast.parse(inspect.getsource(SeqGANConfig))
-    docs: dict[str, str] = {}
-    body = tree.body[0].body
-    for node, following in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
-            if isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
-                docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
