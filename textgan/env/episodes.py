@@ -118,6 +118,10 @@ class EpisodeBatch:
         target = dict(self.rollout_policy.named_parameters())
         for name, value in policy.named_parameters():
             target[name].mul_(rate).add_(value.detach().to(self.device), alpha=1.0 - rate)
+        self.refresh_rollout_states()
+
+    def refresh_rollout_states(self) -> None:
+        """Rebuild the rollout policy's cached prefix states, e.g. after loading its weights."""
         self._rebuild_state(~self.finished)
 
     def _check_vocab(self, model, what: str) -> None:

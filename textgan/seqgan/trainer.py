@@ -164,7 +164,7 @@ class SeqGANTrainer:
         if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
             # resumed with a larger --rounds: continue the adversarial phase
             self.position = {"phase": "adversarial", "done": self.position["rounds"]}
-        self.envs.sync_rollout_policy(self.envs.episodes.rollout_policy, 1.0)  # refresh cached states
+        self.envs.episodes.refresh_rollout_states()  # the loaded weights change the cached states
 
     # -- the run ----------------------------------------------------------------------------
 
