@@ -94,6 +94,22 @@ def test_discriminator_skips_filters_wider_than_the_sequence_and_scores_rows_ind
     assert ((batch > 0) & (batch < 1)).all()
 
 
+def test_discriminator_windows_as_one_matrix_product_equal_conv1d_values_and_gradients():
+    """D computes its convolutions as im2col + one linear layer; Conv1d is the reference."""
+    torch.manual_seed(0)
+    d = Discriminator(DiscriminatorConfig(vocab_size=9, max_len=12, embed_dim=6, filter_sizes=(1, 3, 12), num_filters=(4, 5, 3)))
+    x = torch.randn(7, 12, 6, requires_grad=True)
+    for conv in d.convs:
+        ours = d._convolve(x, conv)
+        reference = conv(x.transpose(1, 2)).transpose(1, 2)
+        assert_close(ours, reference)
+        weights = torch.randn_like(reference)
+        grads = torch.autograd.grad((ours * weights).sum(), (x, conv.weight, conv.bias))
+        expected = torch.autograd.grad((reference * weights).sum(), (x, conv.weight, conv.bias))
+        for got, want in zip(grads, expected):
+            assert_close(got, want)
+
+
 def test_discriminator_loss_includes_the_papers_l2_term():
     torch.manual_seed(0)
     d = Discriminator(DiscriminatorConfig(vocab_size=9, max_len=4, l2_reg=0.5, dropout=0.0))

@@ -1,6 +1,6 @@
 """StackGAN (Zhang et al. 2017): text to image in two stages, with its own text encoder.
 
-- Text: a character GRU (:class:`~imagegan.models.text.CharGRUEncoder`) trained with the
+- Text: a bidirectional character GRU (:class:`~imagegan.models.text.CharGRUEncoder`) trained with the
   discriminators — the matching-aware loss is what teaches it to tell captions apart; the
   generator reads its output without gradient. No precomputed embeddings.
 - Conditioning augmentation: each stage draws ``c ~ N(μ(t), σ(t)²)`` and pays

@@ -36,6 +36,32 @@ def test_text_encoder_ignores_padding_and_tells_captions_apart():
     assert short.shape[1] < padded.shape[1]
     assert_close(encoder(short)[0], encoder(padded)[0])
     assert not torch.allclose(encoder(padded)[0], encoder(padded)[1])
+    # the caption vector is the mean over characters of the forward and the backward GRU's outputs
+    ids = encode_captions(["a red circle"])
+    cell = encoder.gru
+    x = encoder.embed(ids)[0]
+    forward, backward = [], []
+    h = torch.zeros(cell.hidden_size)
+    for step in x:
+        h = _gru_step(cell, "l0", step, h)
+        forward.append(h)
+    h = torch.zeros(cell.hidden_size)
+    for step in x.flip(0):
+        h = _gru_step(cell, "l0_reverse", step, h)
+        backward.append(h)
+    naive = torch.cat([torch.stack(forward), torch.stack(backward[::-1])], dim=1).mean(dim=0)
+    assert_close(encoder(ids)[0], naive)
+
+
+def _gru_step(gru, layer, x, h):
+    """One GRU step written out (PyTorch's gate order: reset, update, new)."""
+    w_ih, w_hh = getattr(gru, f"weight_ih_{layer}"), getattr(gru, f"weight_hh_{layer}")
+    b_ih, b_hh = getattr(gru, f"bias_ih_{layer}"), getattr(gru, f"bias_hh_{layer}")
+    gi, gh = w_ih @ x + b_ih, w_hh @ h + b_hh
+    (i_r, i_z, i_n), (h_r, h_z, h_n) = gi.chunk(3), gh.chunk(3)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return (1 - z) * n + z * h
 
 
 def test_conditioning_kl_by_hand():
