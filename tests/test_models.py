@@ -108,6 +108,14 @@ def test_discriminator_windows_as_one_matrix_product_equal_conv1d_values_and_gra
         expected = torch.autograd.grad((reference * weights).sum(), (x, conv.weight, conv.bias))
         for got, want in zip(grads, expected):
             assert_close(got, want)
+    # the whole forward pass against the paper's formula written with Conv1d: max over time of ReLU
+    d.eval()
+    tokens = torch.randint(0, 9, (7, 12))
+    embedded = d.embedding(tokens).transpose(1, 2)
+    pooled = torch.cat([torch.relu(conv(embedded)).amax(dim=2) for conv in d.convs], dim=1)
+    gate = torch.sigmoid(d.highway_gate(pooled))
+    features = gate * torch.relu(d.highway_transform(pooled)) + (1 - gate) * pooled
+    assert_close(d(tokens), d.output(features).squeeze(-1))
 
 
 def test_discriminator_loss_includes_the_papers_l2_term():

@@ -69,7 +69,8 @@ class Discriminator(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embedding(tokens)  # (N, T, E)
-        pooled = torch.cat([F.relu(self._convolve(x, conv)).amax(dim=1) for conv in self.convs], dim=1)
+        # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, T, F)
+        pooled = F.relu(torch.cat([self._convolve(x, conv).amax(dim=1) for conv in self.convs], dim=1))
         gate = torch.sigmoid(self.highway_gate(pooled))
         features = gate * F.relu(self.highway_transform(pooled)) + (1 - gate) * pooled
         return self.output(self.dropout(features)).squeeze(-1)
