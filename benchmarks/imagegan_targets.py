@@ -50,7 +50,7 @@ CPU_PROFILE = {
     "infogan-mnist": {"steps": 3_000},
     "cgan-mnist": {},
     "dcgan-mnist": {"steps": 2_000, "width": 32},
-    "wgan-gp-mnist": {"steps": 1_000, "width": 32},
+    "wgan-gp-mnist": {"steps": 3_000, "width": 32},
     "stackgan-shapes": {"steps": 2_000, "image_size": 32, "width": 32},
 }
 
