@@ -68,25 +68,12 @@ class Discriminator(nn.Module):
         return self.config.vocab_size
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(tokens)  # (N, T, E)
-        # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, T, F)
-        pooled = F.relu(torch.cat([self._convolve(x, conv).amax(dim=1) for conv in self.convs], dim=1))
+        x = self.embedding(tokens).transpose(1, 2)  # (N, E, T) for Conv1d
+        # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, F, T)
+        pooled = F.relu(torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1))
         gate = torch.sigmoid(self.highway_gate(pooled))
         features = gate * F.relu(self.highway_transform(pooled)) + (1 - gate) * pooled
         return self.output(self.dropout(features)).squeeze(-1)
-
-    @staticmethod
-    def _convolve(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
-        """``conv`` over the time axis of ``x (N, T, E)`` -> ``(N, T - w + 1, filters)``.
-
-        The same numbers as ``conv(x.transpose(1, 2))``, computed as one matrix product over all
-        windows (im2col): for these short sequences and many narrow filters that is ~1.5x faster
-        than Conv1d forward and backward on a CPU. The weights stay in the Conv1d module, so
-        checkpoints keep their layout.
-        """
-        width = conv.kernel_size[0]
-        windows = x.unfold(1, width, 1).flatten(2)  # (N, T - w + 1, E * w), embedding-major like conv.weight
-        return F.linear(windows, conv.weight.flatten(1), conv.bias)
 
     def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy against ``labels`` (1 real, 0 generated) plus the output L2 term."""
