@@ -3,8 +3,8 @@
 Every run gets classifier-FID and KID (the dataset's own feature classifier, its hash and the
 sample counts reported with the scores). Each model adds its own measure: CGAN the label
 accuracy of its samples, InfoGAN the categorical-code accuracy under the best code-to-class
-matching, StackGAN on ``shapes`` how often colour and shape match the caption and how much
-sharper stage II is than stage I, and any model on ``stacked-mnist`` the number of the 1,000
+matching, StackGAN on ``shapes`` how often colour and shape match the caption (and, read off the pixels,
+position and size) and how much sharper stage II is than stage I, and any model on ``stacked-mnist`` the number of the 1,000
 modes it covers. Results go to ``RUN_DIR/eval.json``.
 """
 
@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from imagegan.config import TrainConfig
-from imagegan.data import caption_attributes, class_attributes, load_dataset
+from imagegan.data import POSITIONS, SIZES, caption_attributes, class_attributes, load_dataset
+from imagegan.data.shapes import read_layout
 from imagegan.metrics import (
     categorical_code_accuracy,
     classifier_for,
@@ -32,7 +33,7 @@ from imagegan.models.text import encode_captions
 from imagegan.trainer import DataInfo
 from textgan.core import RunDir, write_json_atomic
 
-__all__ = ["caption_match", "evaluate_run", "sharpness"]
+__all__ = ["caption_match", "evaluate_run", "layout_match", "sharpness"]
 
 CHUNK = 500
 
@@ -50,6 +51,17 @@ def caption_match(classifier: torch.nn.Module, images: torch.Tensor, captions: l
     wanted = [caption_attributes(c) for c in captions]
     hits = [class_attributes(p) == (w["colour"], w["shape"]) for p, w in zip(predicted, wanted)]
     return sum(hits) / len(hits)
+
+
+def layout_match(images: torch.Tensor, captions: list[str]) -> dict[str, float]:
+    """Share of ``shapes`` images whose shape sits where the caption says and has its size
+    (:func:`~imagegan.data.shapes.read_layout`)."""
+    position, size = read_layout(images)
+    wanted = [caption_attributes(c) for c in captions]
+    return {
+        "position_match": sum(POSITIONS[p] == w["position"] for p, w in zip(position.tolist(), wanted) if p >= 0) / len(wanted),
+        "size_match": sum(SIZES[s] == w["size"] for s, w in zip(size.tolist(), wanted) if s >= 0) / len(wanted),
+    }
 
 
 def _cycle(items, n: int):
@@ -107,6 +119,8 @@ def evaluate_run(
         if config.data == "shapes":
             scores["caption_match"] = caption_match(classifier, torch.cat(fakes), captions)
             scores["caption_match_real"] = caption_match(classifier, test.images, test.captions)
+            scores.update(layout_match(torch.cat(fakes), captions))
+            scores.update({f"{k}_real": v for k, v in layout_match(test.images, test.captions).items()})
         stage1 = F.interpolate(torch.cat(low), size=info.image_size, mode="bilinear", align_corners=False)
         scores["sharpness_stage1"] = sharpness(stage1)
         scores["sharpness_stage2"] = sharpness(torch.cat(fakes))

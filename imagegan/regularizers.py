@@ -139,18 +139,53 @@ class MismatchedPairs:
     paired with the wrong text are scored as fakes, so D must check the text, not only realism.
 
     With weight 0.5, D's loss is ``real + 0.5 fake + 0.5 mismatched``, as in StackGAN.
+
+    Which text is wrong: the papers take another caption of the batch at random. Most random
+    captions differ from the right one in something easy to see (on ``shapes``: the position),
+    so D can reject them without ever learning colour or shape, and then G is never asked for
+    them. ``hardest_weight`` adds a second such term in which every image gets its hardest
+    negative: the *different* caption of the batch whose vector under D's text encoder is
+    nearest to its own (cosine), as in VSE++ (Faghri et al. 2018). What the encoder cannot yet
+    tell apart is exactly what gets paired, so the hard negatives move on to whatever attribute
+    D still ignores, while the random ones keep the easy attributes checked.
+
+    Args:
+        weight: the random mismatches' weight in D's loss (0 leaves them out).
+        hardest_weight: the hardest negatives' weight (0, the papers' choice, leaves them out).
     """
 
-    def __init__(self, weight: float = 0.5):
+    def __init__(self, weight: float = 0.5, hardest_weight: float = 0.0):
+        if weight < 0 or hardest_weight < 0:
+            raise ValueError(f"mismatch weights must be >= 0, got {weight} and {hardest_weight}")
         self.weight = weight
+        self.hardest_weight = hardest_weight
 
     def __call__(self, objective: AdversarialLoss, mismatched_logits: torch.Tensor) -> torch.Tensor:
+        """The random mismatches' term."""
         return self.weight * objective.fake_term(mismatched_logits)
+
+    def hardest_term(self, objective: AdversarialLoss, hardest_logits: torch.Tensor) -> torch.Tensor:
+        """The hardest negatives' term."""
+        return self.hardest_weight * objective.fake_term(hardest_logits)
 
     @staticmethod
     def shuffle(text: torch.Tensor) -> torch.Tensor:
         """Wrong text for each image: the batch's text shifted by one."""
         return text.roll(1, dims=0)
 
+    @staticmethod
+    def hardest(text: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Index of each row's nearest different caption (cosine of ``text``; ``ids`` decide
+        which captions are the same). A row whose batch holds no different caption gets the
+        previous row, as :meth:`shuffle` would."""
+        with torch.no_grad():
+            unit = F.normalize(text.float(), dim=1)
+            similarity = unit @ unit.T
+            same = (ids[:, None, :] == ids[None, :, :]).all(dim=2)  # the diagonal included
+            similarity.masked_fill_(same, float("-inf"))
+            best, index = similarity.max(dim=1)
+            shifted = torch.arange(text.shape[0], device=text.device).roll(1)
+            return torch.where(torch.isinf(best), shifted, index)
+
     def __repr__(self) -> str:
-        return f"MismatchedPairs(weight={self.weight})"
+        return f"MismatchedPairs(weight={self.weight}, hardest_weight={self.hardest_weight})"

@@ -30,7 +30,7 @@ from imagegan.data import (
     shape_class,
 )
 from imagegan.data.dataset import holdout_indices
-from imagegan.data.shapes import COLOUR_RGB, POSITION_CENTRES
+from imagegan.data.shapes import COLOUR_RGB, POSITION_CENTRES, read_layout
 from textgan.errors import UserError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -241,6 +241,27 @@ def test_shape_attributes_round_trip():
     assert make_caption("large", "blue", "square", "center") == "a large blue square in the center"
     with pytest.raises(ValueError):
         caption_attributes("a small pink circle at the top left")
+
+
+@pytest.mark.parametrize("image_size", [16, 32, 64])
+def test_read_layout_recovers_every_real_caption_position_and_size(image_size):
+    ds = load_dataset("shapes", limit=400, image_size=image_size, seed=3)
+    position, size = read_layout(ds.images)
+    wanted = [caption_attributes(c) for c in ds.captions]
+    assert [POSITIONS[p] for p in position.tolist()] == [w["position"] for w in wanted]
+    assert [SIZES[s] for s in size.tolist()] == [w["size"] for w in wanted]
+
+
+def test_read_layout_by_hand():
+    images = torch.ones(3, 3, 20, 20)  # white
+    images[0, 0, 1:5, 1:5] = -1.0  # a 4x4 black-in-red square: centre (0.15, 0.15), area 0.04
+    images[1, 2, 8:14, 12:18] = 0.0  # half-way to white on blue: centre (0.75, 0.55), area 0.09
+    images[1, :, 0, 0] = 0.9  # too faint to count as ink
+    position, size = read_layout(images)
+    assert [POSITIONS[p] for p in position[:2].tolist()] == ["top left", "right"]
+    # areas on a log scale: 0.04 is nearer small (0.0314) than large (0.0908); 0.09 is large
+    assert [SIZES[s] for s in size[:2].tolist()] == ["small", "large"]
+    assert position[2].item() == size[2].item() == -1  # no ink: matches nothing
 
 
 def test_shapes_in_grey():

@@ -132,6 +132,9 @@ def test_eval_scores_a_run(tmp_path, monkeypatch, model, size, key):
     scores = json.loads((run / "eval.json").read_text())
     assert scores["n_fake"] == 20 and 0.0 <= scores[key] <= 1.0 and np.isfinite(scores["fid"])
     assert scores["extractor"].endswith(classifier.hash)
+    if model == "stackgan":  # layout read off the pixels: always right on real images
+        assert scores["position_match_real"] == scores["size_match_real"] == 1.0
+        assert 0.0 <= scores["position_match"] <= 1.0 and 0.0 <= scores["size_match"] <= 1.0
 
 
 class PixelMeans:

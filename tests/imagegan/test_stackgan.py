@@ -1,13 +1,17 @@
 """StackGAN: two stages, the text encoder, conditioning KL and mismatched pairs by hand."""
 
+import copy
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.testing import assert_close
 
 from imagegan.losses import NonSaturating
+from imagegan.data import load_dataset
 from imagegan.models import GANSpec, build_model
+from imagegan.models.base import Batch
 from imagegan.models.text import encode_captions
 from imagegan.regularizers import ConditioningKL, MismatchedPairs
 from textgan.errors import UserError
@@ -17,7 +21,7 @@ from tests.imagegan.helpers import CAPTIONS, assert_trains, tiny_model
 def test_steps_change_every_parameter_including_the_text_encoder():
     model = tiny_model("stackgan", image_size=32)
     records = assert_trains(model)
-    assert {"d_loss_stage1", "d_loss_stage2", "d_text_match", "g_loss_stage1", "g_loss_stage2", "kl"} <= set(records[0])
+    assert {"d_loss_stage1", "d_loss_stage2", "d_text_match_hardest", "g_loss_stage1", "g_loss_stage2", "kl"} <= set(records[0])
     assert any(name.startswith("text.") for name, _ in model.discriminator.named_parameters())
 
 
@@ -76,6 +80,50 @@ def test_mismatched_pairs_score_as_fakes_by_hand():
     expected = 0.5 * sum(-math.log(1 - 1 / (1 + math.exp(-x))) for x in (1.0, -2.0)) / 2
     assert_close(MismatchedPairs(0.5)(NonSaturating(), logits), torch.tensor(expected))
     assert MismatchedPairs.shuffle(torch.arange(4)).tolist() == [3, 0, 1, 2]
+
+
+def test_hardest_negative_is_the_nearest_different_caption():
+    ids = encode_captions(["a red circle", "a red square", "a red circle", "a blue circle", "a blue square"])
+    text = torch.tensor([[1.0, 0.0], [0.9, 0.1], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.2]])
+    expected = []
+    for row in range(len(ids)):  # naive: every different caption, highest cosine wins
+        candidates = [j for j in range(len(ids)) if not torch.equal(ids[j], ids[row])]
+        cosine = [torch.cosine_similarity(text[row], text[j], dim=0).item() for j in candidates]
+        expected.append(candidates[max(range(len(cosine)), key=cosine.__getitem__)])
+    assert MismatchedPairs.hardest(text, ids).tolist() == expected == [1, 0, 1, 4, 3]
+    # a batch of one caption repeated has no different caption: fall back to the shifted batch
+    same = encode_captions(["a red circle"] * 3)
+    assert MismatchedPairs.hardest(torch.randn(3, 2), same).tolist() == [2, 0, 1]
+
+
+@pytest.mark.parametrize("weight, hardest_weight", [(0.5, 0.0), (0.0, 0.5), (0.5, 0.5)])
+def test_d_loss_sums_the_mismatch_terms_it_is_given(weight, hardest_weight):
+    model = tiny_model("stackgan", image_size=32)
+    model.mismatch.weight, model.mismatch.hardest_weight = weight, hardest_weight  # D holds the same object
+    data = load_dataset("shapes", image_size=32, limit=8)
+    captions = encode_captions(data.captions)
+    z = model.noise(8, torch.Generator().manual_seed(0))
+    torch.manual_seed(1)  # conditioning augmentation draws its noise from the global generator
+    with torch.no_grad():
+        fake_low, fake_high, _ = model.generator(z, model.discriminator.text(captions))
+    state = copy.deepcopy(model.discriminator.state_dict())
+    with torch.no_grad():  # D's logits before its update, scored by hand
+        text = model.discriminator.text(captions)
+        real_low = F.avg_pool2d(data.images, 2)
+        expected = 0.0
+        for stage, real in ((model.discriminator.stage1, real_low), (model.discriminator.stage2, data.images)):
+            fake = fake_low if stage is model.discriminator.stage1 else fake_high
+            expected += -F.logsigmoid(stage(real, text)).mean() - 0.5 * F.logsigmoid(-stage(fake, text)).mean()
+            expected += -weight * F.logsigmoid(-stage(real, text.roll(1, dims=0))).mean()
+            expected += -hardest_weight * F.logsigmoid(-stage(real, text[MismatchedPairs.hardest(text, captions)])).mean()
+    model.discriminator.load_state_dict(state)  # the forward passes above moved batch-norm statistics
+    torch.manual_seed(1)
+    records = model.d_step(Batch(images=data.images, captions=captions, z=z))
+    assert_close(records["d_loss_stage1"] + records["d_loss_stage2"], expected)
+    assert ("d_text_match" in records) == (weight > 0)
+    assert ("d_text_match_hardest" in records) == (hardest_weight > 0)
+    with pytest.raises(ValueError, match="weights"):
+        MismatchedPairs(0.5, hardest_weight=-1.0)
 
 
 def test_rejects_sizes_without_a_stage_one():
