@@ -51,7 +51,7 @@ CPU_PROFILE = {
     "cgan-mnist": {},
     "dcgan-mnist": {"steps": 2_000, "width": 32},
     "wgan-gp-mnist": {"steps": 3_000, "width": 32},
-    "stackgan-shapes": {"steps": 2_000, "image_size": 32, "width": 32},
+    "stackgan-shapes": {"steps": 4_000, "image_size": 32, "width": 32},
 }
 
 

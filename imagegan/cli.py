@@ -42,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default=None, help="the PNG to write (default RUN_DIR/samples/sample-N.png); never overwritten")
     sample.add_argument("-n", "--num", type=int, default=64, help="number of images (plain and labelled grids)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--checkpoint", default=None, help="checkpoint name in RUN_DIR/checkpoints (default final, else latest)")
+    sample.add_argument("--checkpoint", default=None, help="checkpoint name in RUN_DIR/checkpoints (default final, or latest when it is further on)")
     sample.add_argument("--device", default="cpu")
 
     evaluate = commands.add_parser("eval", help="score a run: FID/KID and the model's own metrics")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data-dir", default=None, help="where the dataset is (default: the run's)")
     evaluate.add_argument("-n", "--num", type=int, default=10_000, help="generated (and at most as many real test) images")
-    evaluate.add_argument("--checkpoint", default=None, help="checkpoint name (default final, else latest)")
+    evaluate.add_argument("--checkpoint", default=None, help="checkpoint name (default final, or latest when it is further on)")
     evaluate.add_argument("--cache-dir", default=None, help="where the feature classifier is cached (default runs/.classifiers)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--seed", type=int, default=0)
@@ -164,13 +164,27 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{run.config_path} is not an imagegan run configuration ({exc})", "pass a directory written by imagegan train") from None
     names = [checkpoint] if checkpoint else [FINAL, LATEST]
-    paths = [run.checkpoint_path(name) for name in names]
-    path = next((p for p in paths if p.is_file()), paths[0])
+    paths = [p for p in (run.checkpoint_path(name) for name in names) if p.is_file()]
+    # final, unless latest is further on: a finished run resumed to more steps keeps its old
+    # final.safetensors until the new end
+    path = max(paths, key=_recorded_step) if paths else run.checkpoint_path(names[0])
     device = resolve_device(device_name)
     model = build_for_run(config, info)
     load_modules(path, model.checkpoint_items())
     model.accelerate(device, precision=config.precision)
     return run, config, info, model
+
+
+def _recorded_step(path) -> int:
+    """The step a checkpoint records, or -1 if it records none or cannot be read (loading it
+    then says what is wrong)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return int((f.metadata() or {}).get("step", -1))
+    except Exception:  # noqa: BLE001 - any unreadable file simply ranks last
+        return -1
 
 
 def _class_index(label: str, names: list[str], count: int, what: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -57,6 +58,23 @@ def test_train_writes_a_run_and_resume_continues_it_exactly(tmp_path):
     assert metadata["step"] == "4"
     for key, value in straight.items():
         torch.testing.assert_close(resumed[key], value, msg=key)
+
+
+def test_a_resumed_run_is_read_from_its_latest_checkpoint_until_it_ends(tmp_path):
+    from imagegan.cli import open_trained_run
+
+    assert train(tmp_path / "a", "--model", "gan", "--steps", "2") == 0
+    assert train(tmp_path / "b", "--model", "gan", "--steps", "4") == 0
+    # as if "a" had been resumed to 4 steps and were still running: its final is still step 2's
+    shutil.copy(tmp_path / "b/checkpoints/latest.safetensors", tmp_path / "a/checkpoints/latest.safetensors")
+    _, metadata = load_tensors(tmp_path / "a/checkpoints/final.safetensors")
+    assert metadata["step"] == "2"
+    further = open_trained_run(str(tmp_path / "a"), None, "cpu")[3]
+    finished = open_trained_run(str(tmp_path / "b"), None, "cpu")[3]
+    for (name, mine), theirs in zip(further.generator.state_dict().items(), finished.generator.state_dict().values()):
+        torch.testing.assert_close(mine, theirs, msg=name)
+    chosen = open_trained_run(str(tmp_path / "a"), "final", "cpu")[3]  # asked for by name: final it is
+    assert not torch.equal(next(chosen.generator.parameters()), next(further.generator.parameters()))
 
 
 def test_sample_grids_for_conditional_models(tmp_path, capsys):
