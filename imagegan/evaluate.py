@@ -3,9 +3,9 @@
 Every run gets classifier-FID and KID (the dataset's own feature classifier, its hash and the
 sample counts reported with the scores). Each model adds its own measure: CGAN the label
 accuracy of its samples, InfoGAN the categorical-code accuracy under the best code-to-class
-matching, StackGAN on ``shapes`` how often colour and shape match the caption (and, read off the pixels,
-position and size) and how much sharper stage II is than stage I, and any model on ``stacked-mnist`` the number of the 1,000
-modes it covers. Results go to ``RUN_DIR/eval.json``.
+matching, StackGAN on ``shapes`` how often colour and shape match the caption (and, read off
+the pixels, position and size) and how much sharper stage II is than stage I, and any model on
+``stacked-mnist`` the number of the 1,000 modes it covers. Results go to ``RUN_DIR/eval.json``.
 """
 
 from __future__ import annotations
@@ -116,14 +116,15 @@ def evaluate_run(
             stage1, stage2 = model.generate_stages(encode_captions(captions[start : start + CHUNK]), generator)
             fakes.append(stage2.cpu())
             low.append(stage1.cpu())
+        fakes = [torch.cat(fakes)]  # joined once: every score below reads all of stage II
         if config.data == "shapes":
-            scores["caption_match"] = caption_match(classifier, torch.cat(fakes), captions)
+            scores["caption_match"] = caption_match(classifier, fakes[0], captions)
             scores["caption_match_real"] = caption_match(classifier, test.images, test.captions)
-            scores.update(layout_match(torch.cat(fakes), captions))
+            scores.update(layout_match(fakes[0], captions))
             scores.update({f"{k}_real": v for k, v in layout_match(test.images, test.captions).items()})
         stage1 = F.interpolate(torch.cat(low), size=info.image_size, mode="bilinear", align_corners=False)
         scores["sharpness_stage1"] = sharpness(stage1)
-        scores["sharpness_stage2"] = sharpness(torch.cat(fakes))
+        scores["sharpness_stage2"] = sharpness(fakes[0])
         scores["sharpness_real"] = sharpness(test.images)
     else:
         for start in range(0, num, CHUNK):

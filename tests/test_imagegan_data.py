@@ -254,7 +254,7 @@ def test_read_layout_recovers_every_real_caption_position_and_size(image_size):
 
 def test_read_layout_by_hand():
     images = torch.ones(3, 3, 20, 20)  # white
-    images[0, 0, 1:5, 1:5] = -1.0  # a 4x4 black-in-red square: centre (0.15, 0.15), area 0.04
+    images[0, 0, 1:5, 1:5] = -1.0  # a 4x4 cyan square (no red): centre (0.15, 0.15), area 0.04
     images[1, 2, 8:14, 12:18] = 0.0  # half-way to white on blue: centre (0.75, 0.55), area 0.09
     images[1, :, 0, 0] = 0.9  # too faint to count as ink
     position, size = read_layout(images)
