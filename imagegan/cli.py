@@ -171,6 +171,8 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     device = resolve_device(device_name)
     model = build_for_run(config, info)
     load_modules(path, model.checkpoint_items())
+    step = _recorded_step(path)
+    model.trained_steps = step if step >= 0 else None
     model.accelerate(device, precision=config.precision)
     return run, config, info, model
 

@@ -95,6 +95,8 @@ def evaluate_run(
         classifier = classifier_for(config.data, data_dir, info.image_size, cache, device, channels=info.channels)
     generator = torch.Generator().manual_seed(seed)
     scores: dict[str, Any] = {"model": config.model, "data": config.data}
+    if model.trained_steps is not None:  # a run stopped early is scored where it stopped
+        scores["step"] = model.trained_steps
     fakes, low = [], []
     if model.name == "cgan":
         labels = torch.tensor(_cycle(test.labels.tolist(), num))

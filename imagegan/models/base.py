@@ -126,6 +126,8 @@ class ImageGAN(nn.Module):
 
     generator: nn.Module
     discriminator: nn.Module
+    trained_steps: int | None = None
+    """Generator updates behind the weights, when they were loaded from a checkpoint that says."""
 
     def __init__(self, spec: GANSpec):
         super().__init__()

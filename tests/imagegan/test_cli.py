@@ -75,6 +75,7 @@ def test_a_resumed_run_is_read_from_its_latest_checkpoint_until_it_ends(tmp_path
         torch.testing.assert_close(mine, theirs, msg=name)
     chosen = open_trained_run(str(tmp_path / "a"), "final", "cpu")[3]  # asked for by name: final it is
     assert not torch.equal(next(chosen.generator.parameters()), next(further.generator.parameters()))
+    assert (further.trained_steps, finished.trained_steps, chosen.trained_steps) == (4, 4, 2)
 
 
 def test_sample_grids_for_conditional_models(tmp_path, capsys):
@@ -149,7 +150,7 @@ def test_eval_scores_a_run(tmp_path, monkeypatch, model, size, key):
     assert main(["eval", str(run), "-n", "20", "--device", "cpu"]) == 0
     scores = json.loads((run / "eval.json").read_text())
     assert scores["n_fake"] == 20 and 0.0 <= scores[key] <= 1.0 and np.isfinite(scores["fid"])
-    assert scores["extractor"].endswith(classifier.hash)
+    assert scores["extractor"].endswith(classifier.hash) and scores["step"] == 1
     if model == "stackgan":  # layout read off the pixels: always right on real images
         assert scores["position_match_real"] == scores["size_match_real"] == 1.0
         assert 0.0 <= scores["position_match"] <= 1.0 and 0.0 <= scores["size_match"] <= 1.0
