@@ -37,6 +37,18 @@ def _doublings(size: int) -> int:
     return size.bit_length() - 3  # log2(size) - 2: from 4x4 to size x size
 
 
+class ProjectTo4x4(nn.ConvTranspose2d):
+    """``ConvTranspose2d(z_dim, features, 4)`` on a 1×1 input, computed as the matrix product it is.
+
+    Same parameters as the convolution (checkpoints and initialisation unchanged). Why: inductor
+    mispredicts the memory layout of a 1×1-input convolution's weight gradient (compiled DCGAN
+    failed a stride assertion on an H200, torch 2.11); a matrix product has no layout to guess.
+    """
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, z_dim, 1, 1) -> (B, features, 4, 4)
+        return (z.flatten(1) @ self.weight.flatten(1)).view(len(z), self.out_channels, 4, 4)
+
+
 class DCGANGenerator(nn.Module):
     """``z (B, z_dim) -> images (B, C, size, size)`` by transposed convolutions from 4×4."""
 
@@ -45,7 +57,7 @@ class DCGANGenerator(nn.Module):
         n = _doublings(size)
         features = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, features, 4, 1, 0, bias=False),
+            ProjectTo4x4(z_dim, features, 4, 1, 0, bias=False),
             nn.BatchNorm2d(features),
             nn.ReLU(True),
         ]

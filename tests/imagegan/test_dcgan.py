@@ -39,3 +39,19 @@ def test_paper_initialisation_and_optimiser():
     for optimizer in (model.g_optimizer, model.d_optimizer):
         assert isinstance(optimizer, torch.optim.Adam)
         assert optimizer.defaults["lr"] == 2e-4 and optimizer.defaults["betas"] == (0.5, 0.999)
+
+
+def test_first_layer_is_the_transposed_convolution_it_replaces():
+    """G's 1x1 -> 4x4 projection runs as a matrix product (compiled DCGAN on CUDA needs it) but
+    keeps the convolution's parameter, so outputs, gradients and checkpoints are the convolution's."""
+    torch.manual_seed(0)
+    model = build_model("dcgan", GANSpec(image_size=32, channels=1, z_dim=6, width=4))
+    first = model.generator.net[0]
+    assert isinstance(first, nn.ConvTranspose2d) and "net.0.weight" in model.generator.state_dict()
+    first.double()
+    z = torch.randn(5, 6, 1, 1, dtype=torch.float64)
+    mine, reference = first(z), torch.nn.functional.conv_transpose2d(z, first.weight)
+    torch.testing.assert_close(mine, reference)
+    (my_grad,) = torch.autograd.grad(mine.square().sum(), first.weight)
+    (reference_grad,) = torch.autograd.grad(reference.square().sum(), first.weight)
+    torch.testing.assert_close(my_grad, reference_grad)
