@@ -12,6 +12,7 @@
 #   OUT=/tmp/gpu MNIST_DIR=runs/mnist CLASSIFIERS=runs/classifiers bash benchmarks/gpu_session.sh
 #   OUT=/tmp/gpu DEVICE=cpu SCALE=0.002 DEADLINE=240 bash benchmarks/gpu_session.sh   # CPU smoke run
 # DEADLINE (seconds from the start) bounds the whole script; training stops EVAL_S before it.
+# JOBS picks the runs (default all six below); THROUGHPUT_S=0 skips the throughput benchmark.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the results folder}
@@ -22,6 +23,8 @@ DEADLINE=${DEADLINE:-540}
 EVAL_S=${EVAL_S:-90}
 THROUGHPUT_S=${THROUGHPUT_S:-150}
 RUNS=${RUNS:-/tmp/imagegan-gpu-runs}
+JOBS=${JOBS:-infogan-mnist-seed0 infogan-mnist-seed1 infogan-mnist-seed2 stackgan-shapes-64 dcgan-mnist wgan-gp-mnist}
+THROUGHPUT_ARGS=${THROUGHPUT_ARGS:-}  # e.g. --cudnn-benchmark --profile-steps 10
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT" "$RUNS"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -31,8 +34,8 @@ steps() { $PYTHON -c "print(max(2, round($1 * $SCALE)))"; }
 log "torch $($PYTHON -c 'import torch; print(torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")')"
 
 # 1. throughput, alone on the device so the timings are clean
-if [ "$DEVICE" != cpu ]; then
-    timeout "$THROUGHPUT_S" $PYTHON benchmarks/dcgan_throughput.py --device "$DEVICE" --json "$OUT/dcgan_throughput.json" \
+if [ "$DEVICE" != cpu ] && [ "$THROUGHPUT_S" -gt 0 ]; then
+    timeout "$THROUGHPUT_S" $PYTHON benchmarks/dcgan_throughput.py --device "$DEVICE" --json "$OUT/dcgan_throughput.json" $THROUGHPUT_ARGS \
         >>"$OUT/session.log" 2>&1 || log "throughput benchmark failed or ran past ${THROUGHPUT_S} s"
 fi
 
@@ -65,16 +68,23 @@ job() {  # name, then imagegan train's arguments
     ) &
 }
 MNIST=(--data mnist --data-dir "$MNIST_DIR")
-for seed in 0 1 2; do
-    job "infogan-mnist-seed$seed" --model infogan "${MNIST[@]}" --image-size 28 --steps "$(steps 10000)" --batch-size 64 \
-        --seed "$seed" --sample-every "$(steps 2000)"
+for name in $JOBS; do
+    case $name in
+    infogan-mnist-seed*)
+        job "$name" --model infogan "${MNIST[@]}" --image-size 28 --steps "$(steps 10000)" --batch-size 64 \
+            --seed "${name#infogan-mnist-seed}" --sample-every "$(steps 2000)" ;;
+    stackgan-shapes-64)
+        job "$name" --model stackgan --data shapes --image-size 64 --steps "$(steps 10000)" --batch-size 64 \
+            --sample-every "$(steps 1000)" ;;
+    dcgan-mnist)
+        job "$name" --model dcgan "${MNIST[@]}" --image-size 32 --steps "$(steps 10000)" --batch-size 128 \
+            --sample-every "$(steps 2000)" ;;
+    wgan-gp-mnist)
+        job "$name" --model wgan-gp "${MNIST[@]}" --image-size 32 --steps "$(steps 10000)" --batch-size 64 \
+            --sample-every "$(steps 2000)" ;;
+    *) log "unknown job $name (infogan-mnist-seedN, stackgan-shapes-64, dcgan-mnist, wgan-gp-mnist)" ;;
+    esac
 done
-job stackgan-shapes-64 --model stackgan --data shapes --image-size 64 --steps "$(steps 10000)" --batch-size 64 \
-    --sample-every "$(steps 1000)"
-job dcgan-mnist --model dcgan "${MNIST[@]}" --image-size 32 --steps "$(steps 10000)" --batch-size 128 \
-    --sample-every "$(steps 2000)"
-job wgan-gp-mnist --model wgan-gp "${MNIST[@]}" --image-size 32 --steps "$(steps 10000)" --batch-size 64 \
-    --sample-every "$(steps 2000)"
 wait
 log "all jobs done"
 
