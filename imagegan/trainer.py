@@ -186,14 +186,16 @@ class Trainer:
         self.rank, self.world_size, self.quiet = rank, world_size, quiet
         self.device = model.device
         self.step = 0
-        self.batches = torch.Generator().manual_seed(config.seed * 1000 + rank)
+        # batches are drawn where the data lies: indices drawn on the CPU for GPU-resident data
+        # would be copied over each step, and that copy waits for the GPU to finish its queue
+        self.batches = torch.Generator(device=data.images.device).manual_seed(config.seed * 1000 + rank)
         torch.manual_seed(config.seed * 1000 + rank + 1)  # the models' noise: per rank
         self._window = (time.perf_counter(), 0)
 
     # -- batches ------------------------------------------------------------------------------
 
     def next_batch(self) -> Batch:
-        indices = torch.randint(len(self.data), (self.config.batch_size,), generator=self.batches)
+        indices = torch.randint(len(self.data), (self.config.batch_size,), generator=self.batches, device=self.batches.device)
         return self.data.batch(indices, self.device)
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -204,6 +206,7 @@ class Trainer:
         metadata = {
             "step": str(self.step),
             "batch_rng": encode_rng_state(self.batches.get_state()),
+            "batch_rng_device": self.batches.device.type,
             "torch_rng": encode_rng_state(torch.get_rng_state()),
         }
         if self.device.type == "cuda":
@@ -215,7 +218,10 @@ class Trainer:
         """Restore weights, optimisers, the step and the random streams from a checkpoint."""
         metadata = load_modules(path, self.model.checkpoint_items(), device=self.device)
         self.step = int(metadata["step"])
-        self.batches.set_state(decode_rng_state(metadata["batch_rng"]))
+        if metadata.get("batch_rng_device", "cpu") == self.batches.device.type:
+            self.batches.set_state(decode_rng_state(metadata["batch_rng"]))
+        else:  # saved on another kind of device, whose generator state this one cannot take
+            self.batches.manual_seed(self.config.seed * 1000 + self.rank + 7919 * self.step)
         torch.set_rng_state(decode_rng_state(metadata["torch_rng"]))
         if self.device.type == "cuda" and "cuda_rng" in metadata:
             torch.cuda.set_rng_state(decode_rng_state(metadata["cuda_rng"]), self.device)

@@ -447,5 +447,29 @@ def test_merge_metrics_means_numbers_and_keeps_last_other():
     merged = merge_metrics([{"a": 1, "s": "x", "flag": True}, None, {"a": 3, "s": "y"}])
     assert merged == {"a": 2.0, "s": "y", "flag": True}
     vector = torch.tensor([1.0, 2.0])
-    scalars = merge_metrics([{"t": vector, "n": torch.tensor(1.0)}, {"t": vector, "n": torch.tensor(2.0)}])
-    assert scalars["t"] is vector and scalars["n"] == 1.5
+    scalars = merge_metrics([{"t": vector, "n": torch.tensor(1.0)}, {"t": vector, "n": torch.tensor([2.0]), "f": 3}])
+    assert scalars["t"] is vector and scalars["f"] == 3.0
+    # one-element tensors are averaged as a 0-d tensor, not read: reading a GPU value waits for the GPU
+    assert isinstance(scalars["n"], torch.Tensor) and scalars["n"].shape == ()
+    torch.testing.assert_close(scalars["n"], torch.tensor(1.5))
+    mixed = merge_metrics([{"n": torch.tensor(1.0)}, {"n": 4}])
+    torch.testing.assert_close(mixed["n"], torch.tensor(2.5))
+
+
+def test_progress_status_is_refreshed_at_most_every_status_seconds_and_at_the_end(monkeypatch):
+    """Each refresh reads the metrics' values (a GPU wait), so rounds in between only advance."""
+    import textgan.core.loop as loop
+
+    clock = iter([0.0, 0.1, 0.2, 0.6, 0.7, 0.8])  # one reading per round
+    monkeypatch.setattr(loop.time, "monotonic", lambda: next(clock))
+    updates = []
+
+    class Recorder:
+        def add_task(self, *args, **kwargs):
+            return 0
+
+        def update(self, task, advance, **fields):
+            updates.append(fields.get("status"))
+
+    run_adversarial(AdversarialSchedule(rounds=6), lambda r: {"g_loss": float(r)}, lambda r: None, progress=Recorder())
+    assert updates == ["g_loss=0", None, None, "g_loss=3", None, "g_loss=5"]

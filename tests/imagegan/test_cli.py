@@ -3,6 +3,7 @@ and leaves every existing file as it was."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import shutil
@@ -58,6 +59,23 @@ def test_train_writes_a_run_and_resume_continues_it_exactly(tmp_path):
     assert metadata["step"] == "4"
     for key, value in straight.items():
         torch.testing.assert_close(resumed[key], value, msg=key)
+
+
+def test_a_checkpoint_from_another_kind_of_device_resumes_with_a_reseeded_batch_stream(tmp_path):
+    """Batches are drawn on the data's device, so a GPU run saves a CUDA generator's state, which a
+    CPU generator cannot take: resuming on the CPU reseeds the batch stream instead of failing."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    assert train(tmp_path / "a", "--model", "gan", "--steps", "2") == 0
+    path = tmp_path / "a/checkpoints/latest.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    assert metadata["batch_rng_device"] == "cpu"
+    cuda_state = base64.b64encode(bytes(16)).decode()  # a CUDA generator's state: seed and offset
+    save_file(tensors, str(path), {**metadata, "batch_rng_device": "cuda", "batch_rng": cuda_state})
+    assert main(["train", "--resume", str(tmp_path / "a"), "--steps", "3", "--quiet"]) == 0
+    assert load_tensors(tmp_path / "a/checkpoints/final.safetensors")[1]["step"] == "3"
 
 
 def test_a_resumed_run_is_read_from_its_latest_checkpoint_until_it_ends(tmp_path):

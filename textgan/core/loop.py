@@ -15,15 +15,22 @@ Examples:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 from textgan.errors import UserError
 
 __all__ = ["AdversarialSchedule", "format_metrics", "merge_metrics", "run_adversarial"]
 
 StepFn = Callable[[int], Mapping[str, Any] | None]
+
+STATUS_SECONDS = 0.5
+"""How often the progress bar's metrics are refreshed: reading a GPU tensor waits for the GPU,
+so doing it every round would stop the host from queueing the next round's work early."""
 
 
 @dataclass
@@ -83,19 +90,24 @@ def merge_metrics(dicts: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
 
     Numbers include one-element tensors and NumPy scalars; bools count as non-numeric. Keys keep
     their first-seen order. Steps should use distinct names (``g_loss``, ``d_loss``), since equal
-    keys from different steps are averaged together.
+    keys from different steps are averaged together. One-element tensors are averaged as tensors
+    where they are (a 0-d tensor comes out): reading a GPU tensor's value waits for the GPU, so
+    that is left to whoever logs or shows it.
     """
-    sums: dict[str, float] = {}
+    sums: dict[str, Any] = {}
     counts: dict[str, int] = {}
     merged: dict[str, Any] = {}
     for metrics in dicts:
         for key, value in (metrics or {}).items():
-            number = _as_number(value)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                number: Any = value.detach().reshape(())
+            else:
+                number = _as_number(value)
             if number is None:
                 merged[key] = value
                 continue
             merged.setdefault(key, None)
-            sums[key] = sums.get(key, 0.0) + number
+            sums[key] = sums[key] + number if key in sums else number
             counts[key] = counts.get(key, 0) + 1
     for key in sums:
         merged[key] = sums[key] / counts[key]
@@ -134,7 +146,8 @@ def run_adversarial(
         on_round_end: called after each round, e.g. to log and checkpoint.
         start_round: first round to run (resuming a run).
         progress: a ``rich.progress.Progress`` (see :func:`make_progress`); a task is added and
-            advanced per round, with the latest metrics in its ``status`` field.
+            advanced per round, with the latest metrics in its ``status`` field (refreshed every
+            :data:`STATUS_SECONDS` and at the last round).
         description: the progress task's label.
     """
     if start_round < 0:
@@ -144,6 +157,7 @@ def run_adversarial(
         task = progress.add_task(
             description, total=schedule.rounds, completed=min(start_round, schedule.rounds), status=""
         )
+    status_at = float("-inf")
     for r in range(start_round, schedule.rounds):
         if schedule.d_first:
             results = [d_step(r) for _ in range(schedule.d_steps_at(r))]
@@ -155,7 +169,12 @@ def run_adversarial(
         if on_round_end is not None:
             on_round_end(r, metrics)
         if task is not None:
-            progress.update(task, advance=1, status=format_metrics(metrics))
+            now = time.monotonic()
+            if now - status_at >= STATUS_SECONDS or r == schedule.rounds - 1:
+                status_at = now
+                progress.update(task, advance=1, status=format_metrics(metrics))
+            else:
+                progress.update(task, advance=1)
 
 
 def _as_number(value: Any) -> float | None:
