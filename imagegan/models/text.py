@@ -57,7 +57,33 @@ class CharGRUEncoder(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` ids -> ``(B, hidden_dim)``; padding is neither read nor averaged."""
         lengths = (ids != PAD).sum(dim=1).clamp(min=1)
+        # packing needs the lengths on the host: free on the CPU, a wait for the GPU elsewhere
+        outputs = self.packed_outputs(ids, lengths) if ids.device.type == "cpu" else self.shifted_outputs(ids, lengths)
+        return outputs.sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype)
+
+    def packed_outputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B, L, hidden_dim)`` GRU outputs over each caption, zeros over its padding."""
         packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, _ = self.gru(packed)
-        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=ids.shape[1])
-        return outputs.sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype)
+        return nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=ids.shape[1])[0]
+
+    def shifted_outputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """What :meth:`packed_outputs` gives, with the lengths left on the device.
+
+        The GRU reads the captions twice: as given (padding after the text), keeping the forward
+        direction, whose outputs over the text never see the padding; and shifted so that the
+        padding comes first, keeping the backward direction, which then starts at the caption's
+        last character. Padding embeds to zeros, so the shift can wrap it around. Outputs stay at
+        the positions of the text as given.
+        """
+        length = ids.shape[1]
+        positions = torch.arange(length, device=ids.device)
+        shift = (length - lengths).unsqueeze(1)
+        embedded = self.embed(ids)
+        left_padded = embedded.gather(1, ((positions - shift) % length).unsqueeze(2).expand_as(embedded))
+        half = self.hidden_dim // 2
+        text = (positions < lengths.unsqueeze(1)).unsqueeze(2)
+        forward_out = self.gru(embedded)[0][..., :half] * text
+        backward_out = self.gru(left_padded)[0][..., half:]
+        backward_out = backward_out.gather(1, ((positions + shift) % length).unsqueeze(2).expand_as(backward_out)) * text
+        return torch.cat([forward_out, backward_out], dim=2)

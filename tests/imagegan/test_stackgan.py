@@ -57,6 +57,30 @@ def test_text_encoder_ignores_padding_and_tells_captions_apart():
     assert_close(encoder(ids)[0], naive)
 
 
+@pytest.mark.parametrize("path", ["packed_outputs", "shifted_outputs"])
+def test_text_encoder_on_a_padded_batch_equals_each_caption_alone_values_and_gradients(path):
+    """Both ways through the GRU (packed on the CPU; shifted elsewhere, with no host read of the
+    lengths) must make padding invisible: each row's outputs, and the gradient they send back,
+    are that caption's own."""
+    encoder = copy.deepcopy(tiny_model("stackgan", image_size=32).discriminator.text).double()
+    captions = ["a small red circle at the top left", "x", "", "a large blue square", "in the center"]
+
+    def outputs(ids):
+        return getattr(encoder, path)(ids, (ids != 0).sum(dim=1).clamp(min=1))
+
+    batch = outputs(encode_captions(captions))
+    alone = [outputs(encode_captions([caption]))[0] for caption in captions]
+    alone = torch.stack([F.pad(rows, (0, 0, 0, batch.shape[1] - len(rows))) for rows in alone])
+    assert_close(batch, alone)
+    weights = torch.randn_like(batch)
+    batch_grads = torch.autograd.grad((batch * weights).sum(), list(encoder.parameters()))
+    alone_grads = torch.autograd.grad((alone * weights).sum(), list(encoder.parameters()))
+    for (name, _), mine, reference in zip(encoder.named_parameters(), batch_grads, alone_grads):
+        assert_close(mine, reference, msg=name)
+    ids = encode_captions(captions)
+    assert_close(encoder.shifted_outputs(ids, (ids != 0).sum(dim=1)), encoder.packed_outputs(ids, (ids != 0).sum(dim=1)))
+
+
 def _gru_step(gru, layer, x, h):
     """One GRU step written out (PyTorch's gate order: reset, update, new)."""
     w_ih, w_hh = getattr(gru, f"weight_ih_{layer}"), getattr(gru, f"weight_hh_{layer}")
