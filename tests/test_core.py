@@ -452,8 +452,9 @@ def test_merge_metrics_means_numbers_and_keeps_last_other():
     # one-element tensors are averaged as a 0-d tensor, not read: reading a GPU value waits for the GPU
     assert isinstance(scalars["n"], torch.Tensor) and scalars["n"].shape == ()
     torch.testing.assert_close(scalars["n"], torch.tensor(1.5))
-    mixed = merge_metrics([{"n": torch.tensor(1.0)}, {"n": 4}])
+    mixed = merge_metrics([{"n": torch.tensor(1.0), "ok": torch.tensor(True)}, {"n": 4, "ok": torch.tensor(False)}])
     torch.testing.assert_close(mixed["n"], torch.tensor(2.5))
+    assert mixed["ok"] is not None and not mixed["ok"]  # a bool is no number, even as a tensor: the last one
 
 
 def test_progress_status_is_refreshed_at_most_every_status_seconds_and_at_the_end(monkeypatch):

@@ -99,7 +99,7 @@ def merge_metrics(dicts: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for metrics in dicts:
         for key, value in (metrics or {}).items():
-            if isinstance(value, torch.Tensor) and value.numel() == 1:
+            if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
                 number: Any = value.detach().reshape(())
             else:
                 number = _as_number(value)
