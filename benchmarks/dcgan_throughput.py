@@ -74,7 +74,7 @@ def _profile(step, steps: int, device: torch.device) -> str:
         for _ in range(steps):
             step()
         _sync(device)
-    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    sort_by = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort_by, row_limit=15, max_name_column_width=60)
 
 
