@@ -170,9 +170,8 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     path = max(paths, key=_recorded_step) if paths else run.checkpoint_path(names[0])
     device = resolve_device(device_name)
     model = build_for_run(config, info)
-    load_modules(path, model.checkpoint_items())
-    step = _recorded_step(path)
-    model.trained_steps = step if step >= 0 else None
+    metadata = load_modules(path, model.checkpoint_items())
+    model.trained_steps = int(metadata["step"]) if "step" in metadata else None
     model.accelerate(device, precision=config.precision)
     return run, config, info, model
 

@@ -131,7 +131,7 @@ def evaluate_run(
     else:
         for start in range(0, num, CHUNK):
             fakes.append(model.generate(min(CHUNK, num - start), generator=generator).cpu())
-    fake = torch.cat(fakes)
+    fake = fakes[0] if len(fakes) == 1 else torch.cat(fakes)  # StackGAN's are joined already
     real = test.images
     if config.data == "stacked-mnist":
         # the MNIST classifier reads one digit per channel: modes, and FID over single digits
