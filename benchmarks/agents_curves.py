@@ -5,9 +5,9 @@ Run from the repository root (about 5 minutes on 2 CPU cores):
     python benchmarks/agents_curves.py                       # writes benchmarks/agents_curves.png
     python benchmarks/agents_curves.py --updates-scale 0.25  # a quick look
 
-Agents: SeqGAN's REINFORCE (with ``mc`` rewards, K=4, as published, and with ``terminal``
+Agents: SeqGAN's REINFORCE (with Monte Carlo values, K=4, as published, and with ``direct``
 rewards), the built-in PPO, Stable-Baselines3 PPO (token-LSTM extractor), and the A2C written in
-``examples/train_custom_agent.py``. All but the mc run use ``terminal`` rewards. The y value is
+``examples/train_custom_agent.py``. All but the mc run use ``direct`` rewards (D(Y) at the end). The y value is
 the mean D(Y) of the episodes finished in each update (SB3: in each rollout), against env steps.
 
 - copy: V=8, T=4, a fixed D that scores the share of positions equal to (5, 3, 6, 4); every
@@ -67,8 +67,8 @@ class Task:
         self.name, self.env_kwargs, self.discriminator = name, env_kwargs, discriminator
         self.start_policy, self.num_envs, self.updates = start_policy, num_envs, updates
 
-    def envs(self, reward_mode: str, **kwargs) -> SeqGANVectorEnv:
-        envs = SeqGANVectorEnv(self.num_envs, reward_mode=reward_mode, rollouts=4, **self.env_kwargs, **kwargs)
+    def envs(self, rollouts: int, **kwargs) -> SeqGANVectorEnv:
+        envs = SeqGANVectorEnv(self.num_envs, rollouts=rollouts, **self.env_kwargs, **kwargs)
         envs.set_discriminator(self.discriminator)
         return envs
 
@@ -119,10 +119,10 @@ def poems_task(scale: float, seed: int) -> Task:
 # Agents: each returns (env steps, mean D(Y)) per update
 
 
-def run_builtin(task: Task, agent_cls, config, reward_mode: str, seed: int):
+def run_builtin(task: Task, agent_cls, config, seed: int):
     policy = copy.deepcopy(task.start_policy)
-    envs = task.envs(reward_mode, autoreset_mode="SameStep", tensors=True)
     agent = agent_cls(policy, config, seed=seed)
+    envs = task.envs(4 if agent.uses_q_values else 0, autoreset_mode="SameStep", tensors=True)
     steps, scores = [], []
     per_update = task.num_envs * (getattr(config, "num_steps", None) or task.max_len)
     for update in range(task.updates):
@@ -135,7 +135,7 @@ def run_builtin(task: Task, agent_cls, config, reward_mode: str, seed: int):
 
 def run_example(task: Task, example, seed: int):
     policy = copy.deepcopy(task.start_policy)
-    envs = task.envs("terminal", autoreset_mode="SameStep", tensors=True)
+    envs = task.envs(0, autoreset_mode="SameStep", tensors=True)
     value_head = torch.nn.Linear(policy.config.hidden_dim, 1)
     args = example.Args(learning_rate=1e-2 if task.name == "copy task" else 1e-3, ent_coef=0.0)
     optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=args.learning_rate)
@@ -154,7 +154,7 @@ def run_sb3(task: Task, seed: int):
 
     from textgan.agents.sb3 import SeqGANSB3VecEnv, token_lstm_policy_kwargs
 
-    venv = SeqGANSB3VecEnv(task.envs("terminal", autoreset_mode="SameStep"))
+    venv = SeqGANSB3VecEnv(task.envs(0, autoreset_mode="SameStep"))
     n_steps = 2 * task.max_len
 
     class Scores(BaseCallback):
@@ -185,13 +185,13 @@ def run_all(task: Task, example, seed: int) -> dict[str, tuple[list[int], list[f
     lr = 0.02 if task.name == "copy task" else 1e-3
     runs = {
         "REINFORCE (mc, K=4)": lambda: run_builtin(
-            task, ReinforceAgent, ReinforceConfig(learning_rate=lr, baseline="mean"), "mc", seed
+            task, ReinforceAgent, ReinforceConfig(learning_rate=lr, baseline="mean", values="mc"), seed
         ),
         "REINFORCE": lambda: run_builtin(
-            task, ReinforceAgent, ReinforceConfig(learning_rate=lr, baseline="mean"), "terminal", seed
+            task, ReinforceAgent, ReinforceConfig(learning_rate=lr, baseline="mean", values="return"), seed
         ),
         "PPO": lambda: run_builtin(
-            task, PPOAgent, PPOConfig(learning_rate=0.01 if task.name == "copy task" else 1e-3), "terminal", seed
+            task, PPOAgent, PPOConfig(learning_rate=0.01 if task.name == "copy task" else 1e-3), seed
         ),
         "SB3 PPO": lambda: run_sb3(task, seed),
         "example A2C": lambda: run_example(task, example, seed),

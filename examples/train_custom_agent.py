@@ -2,8 +2,9 @@
 
 The algorithm is advantage actor-critic (A2C): the generator is the actor, a linear value head on
 its LSTM state is the critic, and each update uses one batch of fresh sequences. The script only
-uses textgan's public pieces: the registered environment (``gymnasium.make_vec``), the models,
-and ``textgan.adversarial.train_discriminator`` for the discriminator's turn.
+uses textgan's public pieces: the registered environment (``gymnasium.make_vec``), the shared
+rollout collection (``textgan.agents.collect_rollout``, ``replay``), the models, and
+``textgan.adversarial.train_discriminator`` for the discriminator's turn.
 
     python examples/train_custom_agent.py                   # poems, a few minutes on a CPU
     python examples/train_custom_agent.py --tiny            # a seconds-long smoke run
@@ -26,7 +27,7 @@ from torch import nn
 
 import textgan  # noqa: F401  (registers textgan/SeqGAN-v0)
 from textgan.adversarial import train_discriminator
-from textgan.env.vector_env import final_scores
+from textgan.agents import collect_rollout, replay
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -38,10 +39,10 @@ class Args:
     """a built-in corpus name or a UTF-8 text file with one sample per line"""
     max_len: int = 0
     """longest sequence in tokens; 0: the corpus's longest line"""
-    reward_mode: str = "terminal"
-    """terminal, shaped, mc or constant (see docs/rl.md)"""
-    rollouts: int = 4
-    """Monte Carlo rollouts per prefix (mc and shaped modes only)"""
+    reward_mode: str = "direct"
+    """direct (D's score at the end) or shaped (differences of Monte Carlo values; see docs/rl.md)"""
+    rollouts: int = 0
+    """Monte Carlo rollouts per prefix (the shaped mode needs them)"""
     num_envs: int = 64
     """sequences generated in parallel (the batch of one update)"""
     mle_steps: int = 300
@@ -107,49 +108,19 @@ def parse_args() -> Args:
 # The algorithm: A2C on the generator, written against the env's public API only
 
 
-def previous_tokens(observation: dict[str, torch.Tensor], bos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The last token of each prefix (BOS for an empty one) and where a new episode starts."""
-    tokens, lengths = observation["tokens"], observation["length"].squeeze(1)
-    last = tokens.gather(1, (lengths - 1).clamp_min(0).unsqueeze(1)).squeeze(1)
-    starting = lengths == 0
-    return torch.where(starting, torch.full_like(last, bos_id), last), starting
-
-
 def a2c_update(policy, value_head, optimizer, envs, args: Args, rng: torch.Generator) -> dict[str, float]:
     """Generate ``max_len`` steps in every sub-environment, then one actor-critic gradient step."""
-    num_steps, num_envs = envs.single_observation_space["tokens"].shape[0], envs.num_envs
-    log_probs = torch.zeros(num_steps, num_envs)
-    entropies = torch.zeros(num_steps, num_envs)
-    values = torch.zeros(num_steps, num_envs)
-    rewards = torch.zeros(num_steps, num_envs)
-    dones = torch.zeros(num_steps, num_envs, dtype=torch.bool)
-    d_scores = torch.zeros(num_steps, num_envs)
-
-    observation, _ = envs.reset(seed=int(torch.randint(2**31 - 1, (1,), generator=rng)))
-    state = policy.initial_state(num_envs)
-    for t in range(num_steps):
-        previous, starting = previous_tokens(observation, policy.config.bos_id)
-        keep = (~starting).float().unsqueeze(1)  # the LSTM state restarts with each episode
-        logits, state = policy.step(previous, (state[0] * keep, state[1] * keep))
-        distribution = torch.distributions.Categorical(logits=logits)
-        action = torch.multinomial(distribution.probs.detach(), 1, generator=rng).squeeze(1)
-        log_probs[t], entropies[t] = distribution.log_prob(action), distribution.entropy()
-        values[t] = value_head(state[0]).squeeze(1)
-        observation, reward, terminated, truncated, info = envs.step(action)
-        rewards[t], dones[t], d_scores[t] = reward, terminated | truncated, final_scores(info)
-
+    # textgan collects the experience (seeded reset, sampling, episode restarts) ...
+    rollout = collect_rollout(envs, policy, rng)
+    # ... and the algorithm is ours: re-run the policy with gradients, bootstrap, A2C loss
+    log_probs, entropies, hidden = replay(policy, rollout.inputs, rollout.starts, rollout.actions)
+    values = value_head(hidden).squeeze(-1)
     with torch.no_grad():  # bootstrap the episodes the rollout cut off
-        previous, starting = previous_tokens(observation, policy.config.bos_id)
-        keep = (~starting).float().unsqueeze(1)
-        _, (hidden, _) = policy.step(previous, (state[0] * keep, state[1] * keep))
-        following = value_head(hidden).squeeze(1)
-    returns = torch.zeros_like(rewards)
-    if envs.unwrapped.config.reward_mode == "mc":  # mc rewards are already action values Q(s, a)
-        returns = rewards
-    else:
-        for t in reversed(range(num_steps)):
-            following = rewards[t] + args.gamma * following * (~dones[t]).float()
-            returns[t] = following
+        following = value_head(policy.cell(rollout.next_input, rollout.next_state)[0]).squeeze(1)
+    returns = torch.zeros_like(rollout.rewards)
+    for t in reversed(range(rollout.num_steps)):
+        following = rollout.rewards[t] + args.gamma * following * (~rollout.ends[t]).float()
+        returns[t] = following
     advantages = (returns - values).detach()
 
     pg_loss = -(log_probs * advantages).mean()
@@ -160,11 +131,12 @@ def a2c_update(policy, value_head, optimizer, envs, args: Args, rng: torch.Gener
     loss.backward()
     nn.utils.clip_grad_norm_([*policy.parameters(), *value_head.parameters()], args.max_grad_norm)
     optimizer.step()
+    finished = rollout.scores[rollout.ends]
     return {
         "pg_loss": float(pg_loss.detach()),
         "v_loss": float(v_loss.detach()),
         "entropy": float(entropy.detach()),
-        "d_score": float(d_scores[dones].mean()) if bool(dones.any()) else float("nan"),
+        "d_score": float(finished.mean()) if len(finished) else float("nan"),
     }
 
 

@@ -13,7 +13,7 @@ from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_
 from textgan.seqgan.config import SeqGANConfig, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import create_run
-from textgan.seqgan.trainer import SeqGANTrainer
+from textgan.gans import build_trainer
 
 HYPOTHESES = ["the cat sat on the mat", "a dog sat on the log", "the cat ate", "a bird"]
 REFERENCES = ["the cat sat on a mat", "the dog sat on the log", "a cat ate the bird"]
@@ -110,7 +110,7 @@ def run_dir(tmp_path_factory):
     data = prepare_data(config)
     config.max_len = data.max_len
     run = create_run(folder / "run", config, data)
-    trainer = SeqGANTrainer(config, run, data.tokenizer, data.train, data.test, torch.device("cpu"), quiet=True)
+    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, torch.device("cpu"), quiet=True)
     trainer.save("final")
     return run.path, trainer
 

@@ -9,7 +9,8 @@ from textgan.core import RunDir
 from textgan.seqgan.config import SeqGANConfig, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import create_run
-from textgan.seqgan.trainer import SeqGANTrainer, mean_nll
+from textgan.gans import build_trainer
+from textgan.seqgan.trainer import mean_nll
 
 
 def grammar_corpus(path, n=240, seed=0):
@@ -28,7 +29,7 @@ def make_trainer(tmp_path, name, **overrides):
     data = prepare_data(config)
     config.max_len = data.max_len
     run = create_run(tmp_path / name, config, data)
-    return SeqGANTrainer(config, run, data.tokenizer, data.train, data.test, torch.device("cpu"), quiet=True)
+    return build_trainer(config, run, data.tokenizer, data.train, data.test, torch.device("cpu"), quiet=True)
 
 
 def test_mle_lowers_held_out_nll(tmp_path):
@@ -65,11 +66,11 @@ def test_resume_continues_exactly(tmp_path, agent):
     first.train()
     config = first.config
     config.rounds = 3
-    resumed = SeqGANTrainer(config, first.run, first.tokenizer, first.train_tokens, first.test_tokens, torch.device("cpu"), quiet=True)
+    resumed = build_trainer(config, first.run, first.tokenizer, first.train_tokens, first.test_tokens, torch.device("cpu"), quiet=True)
     resumed.load()
     assert resumed.position == {"phase": "adversarial", "done": 1}
     resumed.train()
     for (name, a), b in zip(straight.generator.state_dict().items(), resumed.generator.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
-    for a, b in zip(straight.discriminator.parameters(), resumed.discriminator.parameters()):
+    for a, b in zip(straight.reward_model.discriminator.parameters(), resumed.reward_model.discriminator.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)

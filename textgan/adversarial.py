@@ -1,4 +1,7 @@
-"""The discriminator's side of the adversarial game, shared by the trainer and user scripts.
+"""The discriminator's side of SeqGAN's game for user scripts: sample negatives, then fit D.
+
+The trainer does the same through the reward model it is given (``fit_reward_model``); this
+function is that step for a bare ``Discriminator`` and its optimiser.
 
 Examples:
     >>> from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
@@ -17,6 +20,8 @@ import torch
 
 from textgan.models.discriminator import Discriminator
 from textgan.models.generator import Generator
+from textgan.rewards.discriminator import DiscriminatorReward
+from textgan.rewards.training import fit_reward_model
 
 
 def train_discriminator(
@@ -47,35 +52,14 @@ def train_discriminator(
         after training on the real and generated rows; ``d_accuracy``: the share of rows on the
         right side of 0.5.
     """
-    if epochs < 1 or batch_size < 1 or num_negatives < 1:
-        raise ValueError(
-            f"epochs, batch_size and num_negatives must be >= 1, got {epochs}, {batch_size}, {num_negatives}"
-        )
+    if num_negatives < 1:
+        raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
     if real_tokens.ndim != 2 or len(real_tokens) == 0:
         raise ValueError(f"real_tokens must be a non-empty (N, T) tensor, got shape {tuple(real_tokens.shape)}")
     device = next(discriminator.parameters()).device
     real = real_tokens.to(device)
     fake = generator.sample(num_negatives, real.shape[1], generator=generator_rng).to(device)
-    tokens = torch.cat([real, fake])
-    labels = torch.cat([torch.ones(len(real), device=device), torch.zeros(len(fake), device=device)])
     was_training = discriminator.training
-    discriminator.train()
-    losses: list[float] = []
-    for _ in range(epochs):
-        losses = []
-        order = torch.randperm(len(tokens), generator=generator_rng).to(device)
-        for batch in order.split(batch_size):
-            loss = discriminator.loss(tokens[batch], labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
+    metrics = fit_reward_model(DiscriminatorReward(discriminator, optimizer), real, fake, epochs, batch_size, generator_rng)
     discriminator.train(was_training)
-    real_prob, fake_prob = discriminator.prob_real(real), discriminator.prob_real(fake)
-    correct = int((real_prob > 0.5).sum()) + int((fake_prob <= 0.5).sum())
-    return {
-        "d_loss": sum(losses) / len(losses),
-        "d_real_prob": float(real_prob.mean()),
-        "d_fake_prob": float(fake_prob.mean()),
-        "d_accuracy": correct / len(tokens),
-    }
+    return metrics

@@ -13,17 +13,30 @@ from textgan.errors import UserError
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """The run's settings, then each agent's and each GAN's own (``--<name>.<setting>``)."""
+    from textgan.agents import AGENTS
+    from textgan.gans import GANS
     from textgan.seqgan.config import SeqGANConfig
 
     group = parser.add_argument_group("settings (defaults come from the preset)")
-    add_dataclass_flags(group, SeqGANConfig, skip=("preset",))
+    add_dataclass_flags(group, SeqGANConfig, skip=("preset", "agent_settings", "gan_settings"))
+    for name, (_, settings) in AGENTS.items():
+        group = parser.add_argument_group(f"settings of --agent {name} (its defaults unless the GAN or preset changes them)")
+        add_dataclass_flags(group, settings, show_defaults=True, prefix=f"{name}.")
+    for name, gan in GANS.items():
+        if gan.settings is not None:
+            group = parser.add_argument_group(f"settings of --gan {name}: {gan.description}")
+            add_dataclass_flags(group, gan.settings, show_defaults=True, prefix=f"{name}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="textgan", description="Text GANs trained by reinforcement learning.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    train = commands.add_parser("train", help="train SeqGAN on a corpus", description="Train SeqGAN: MLE, D pre-training, adversarial rounds.")
+    train = commands.add_parser(
+        "train", help="train a text GAN on a corpus",
+        description="Train a text GAN (--gan seqgan by default): MLE, reward-model pre-training, adversarial rounds.",
+    )  # fmt: skip
     train.add_argument("--preset", default=None, help="default (about 15 min on 2 CPU cores), paper, or tiny")
     train.add_argument("--out", default=None, help="run directory (default runs/<corpus>-<time>); never overwritten")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run where it stopped")

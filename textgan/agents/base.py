@@ -1,32 +1,42 @@
 """What the adversarial trainer needs from an RL agent: one generator update per call.
 
 An agent owns the generator's optimiser and acts in a batched SeqGAN environment created with
-``tensors=True``; ``update`` collects fresh experience with the current policy and improves it.
-Anything with this method can train the generator (REINFORCE, PPO, your own).
+``tensors=True``; ``update`` collects fresh experience with the current policy (through
+``textgan.agents.rollout.collect_rollout``, written once) and improves it. Anything with these
+members can train the generator (REINFORCE, PPO, your own).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
-from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models.generator import Generator, LSTMState
 
 
-class GeneratorAgent(Protocol):
+@runtime_checkable
+class Agent(Protocol):
     policy: Generator
+    """the generator it trains (in place)"""
     generator: torch.Generator
     """the agent's own random stream (saved with checkpoints)"""
 
-    def update(self, envs: SeqGANVectorEnv) -> dict[str, float]:
+    @property
+    def uses_q_values(self) -> bool:
+        """Whether the env must run Monte Carlo rollouts (``info["q_value"]``) for it."""
+        ...
+
+    def update(self, envs) -> dict[str, float]:
         """One generator update from fresh experience; returns metrics (e.g. mean reward)."""
         ...
 
     def checkpoint_items(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
         """Everything of the agent's own to save and restore (optimiser, value head, ...)."""
         ...
+
+
+GeneratorAgent = Agent  # the name of earlier versions
 
 
 def policy_inputs(

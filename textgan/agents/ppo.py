@@ -1,13 +1,14 @@
 """PPO for the generator: clipped objective, a value head on the LSTM state, GAE.
 
-The policy is recurrent, so experience is stored as whole columns ``(num_steps, B)`` with the
-LSTM input of each step and where episodes started; every epoch re-runs the LSTM over the
-columns of a minibatch (state reset to zero at each episode start) to get the new log-probs and
-values. Minibatches split the sub-environments, never the time axis.
+The policy is recurrent, so experience is stored as whole columns ``(num_steps, B)`` (see
+``rollout``); every epoch re-runs the LSTM over the columns of a minibatch (state reset to zero
+at each episode start) to get the new log-probs and values. Minibatches split the
+sub-environments, never the time axis.
 
-Rewards: ``terminal`` and ``shaped`` are ordinary MDP rewards (GAE over them). With ``mc`` each
-reward already is the action value Q(s_t, a_t) from rollouts (see ``ReinforceAgent``), so the
-advantage is ``Q_t - V(s_t)`` and V regresses on Q, without summing rewards.
+Advantages, by ``advantages``: ``gae`` over the env's rewards (an ordinary MDP, any reward
+model), or ``mc``: ``Q_t - V(s_t)`` with the env's Monte Carlo action values, V regressing on Q
+(the env must run rollouts). An optional KL penalty to the frozen MLE policy is subtracted from
+the rewards (``gae``) or from Q (``mc``) as a per-token cost.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from textgan.agents.base import policy_inputs
-from textgan.env.vector_env import SeqGANVectorEnv, final_scores
+from textgan.agents.rollout import Rollout, collect_rollout, replay, rewards_to_go
+from textgan.agents.stabilisers import KLPenalty
+from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models.generator import Generator
-from textgan.models.sampling import sample_from_logits
+
+ADVANTAGES = ("gae", "mc")
 
 
 @dataclass
@@ -38,7 +41,7 @@ class PPOConfig:
     gamma: float = 1.0
     """discount; 1 because an episode's value is D of the whole sequence"""
     gae_lambda: float = 0.95
-    """GAE lambda (terminal and shaped modes)"""
+    """GAE lambda (advantages=gae)"""
     clip_coef: float = 0.2
     """the probability-ratio clip of the surrogate objective"""
     ent_coef: float = 0.0
@@ -51,6 +54,21 @@ class PPOConfig:
     """normalise advantages within each minibatch"""
     target_kl: float | None = None
     """stop the epochs early once the approximate KL exceeds this"""
+    advantages: str = "gae"
+    """gae: GAE over the env's rewards; mc: Q_t - V(s_t) from the env's Monte Carlo action values"""
+    kl_coef: float = 0.0
+    """KL penalty per nat towards the policy as it was at the first update (0: off)"""
+    kl_target: float | None = None
+    """KL per token for the adaptive coefficient; None: kl_coef stays fixed"""
+
+    def __post_init__(self):
+        if self.num_minibatches < 1 or self.update_epochs < 1:
+            raise ValueError("num_minibatches and update_epochs must be >= 1")
+        if self.advantages not in ADVANTAGES:
+            raise ValueError(f"unknown advantages {self.advantages!r}; choose one of {', '.join(ADVANTAGES)}")
+        for name in ("learning_rate", "grad_clip", "clip_coef"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 class PPOAgent:
@@ -63,7 +81,7 @@ class PPOAgent:
 
     Examples:
         >>> from textgan.models import Generator, GeneratorConfig
-        >>> envs = SeqGANVectorEnv(num_envs=4, vocab_size=8, max_len=3, reward_mode="terminal",
+        >>> envs = SeqGANVectorEnv(num_envs=4, vocab_size=8, max_len=3, rollouts=0,
         ...                        tensors=True, autoreset_mode="SameStep")
         >>> agent = PPOAgent(Generator(GeneratorConfig(vocab_size=8)), PPOConfig(num_minibatches=2))
         >>> sorted(agent.update(envs))[:3]
@@ -73,8 +91,6 @@ class PPOAgent:
     def __init__(self, policy: Generator, config: PPOConfig | None = None, seed: int = 0):
         self.policy = policy
         self.config = config or PPOConfig()
-        if self.config.num_minibatches < 1 or self.config.update_epochs < 1:
-            raise ValueError("num_minibatches and update_epochs must be >= 1")
         device = policy.output.weight.device
         self.value_head = nn.Linear(policy.config.hidden_dim, 1).to(device)
         with torch.no_grad():  # start from V = 0: no opinion before the first return is seen
@@ -83,10 +99,17 @@ class PPOAgent:
         parameters = [*policy.parameters(), *self.value_head.parameters()]
         self.optimizer = torch.optim.Adam(parameters, lr=self.config.learning_rate, eps=1e-5)
         self.generator = torch.Generator().manual_seed(seed)
+        self.kl = KLPenalty(policy, self.config.kl_coef, self.config.kl_target) if self.config.kl_coef > 0 else None
+
+    @property
+    def uses_q_values(self) -> bool:
+        """Whether the env must run Monte Carlo rollouts for this agent."""
+        return self.config.advantages == "mc"
 
     def checkpoint_items(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """What a checkpoint must hold besides the policy: the value head and the optimiser."""
-        return {"value_head": self.value_head, "optimizer": self.optimizer}
+        items = {"value_head": self.value_head, "optimizer": self.optimizer}
+        return {**items, "kl": self.kl} if self.kl is not None else items
 
     def state_dict(self) -> dict:
         return {"value_head": self.value_head.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -98,84 +121,44 @@ class PPOAgent:
     # -- experience ---------------------------------------------------------------------------
 
     @torch.no_grad()
-    def collect(self, envs: SeqGANVectorEnv) -> dict[str, torch.Tensor]:
-        """Run the policy for ``num_steps`` steps from fresh episodes; ``(num_steps, B)`` tensors."""
-        steps, batch, device = self.config.num_steps or envs.config.max_len, envs.num_envs, envs.device
-        buffer = {
-            name: torch.zeros(steps, batch, dtype=dtype, device=device)
-            for name, dtype in (
-                ("inputs", torch.long), ("starts", torch.bool), ("actions", torch.long), ("log_probs", torch.float),
-                ("values", torch.float), ("rewards", torch.float), ("ends", torch.bool), ("valid", torch.bool),
-                ("d_scores", torch.float),
-            )
-        }  # fmt: skip
-        observation, _ = envs.reset(seed=int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator)))
-        state = None
-        pending_reset = torch.zeros(batch, dtype=torch.bool, device=device)
-        next_step = envs.autoreset_mode.name == "NEXT_STEP"
-        for t in range(steps):
-            buffer["starts"][t] = observation["length"].squeeze(1) == 0
-            previous, state = policy_inputs(self.policy, observation, state)
-            logits, state = self.policy.step(previous, state)
-            uniforms = torch.rand(batch, generator=self.generator).to(device)
-            action = sample_from_logits(logits, uniforms)
-            buffer["inputs"][t], buffer["actions"][t] = previous, action
-            buffer["log_probs"][t] = torch.log_softmax(logits, -1).gather(1, action.unsqueeze(1)).squeeze(1)
-            buffer["values"][t] = self.value_head(state[0]).squeeze(1)
-            observation, reward, terminated, truncated, info = envs.step(action)
-            done = terminated | truncated
-            # NEXT_STEP: the step after an episode's end only resets it; its action is ignored
-            buffer["valid"][t] = ~pending_reset
-            buffer["rewards"][t], buffer["ends"][t], buffer["d_scores"][t] = reward, done, final_scores(info)
-            if next_step:
-                pending_reset = done
-        previous, state = policy_inputs(self.policy, observation, state)
-        hidden, _ = self.policy.cell(previous, state)
-        buffer["next_value"] = self.value_head(hidden).squeeze(1)
-        return buffer
-
-    def advantages(self, buffer: dict[str, torch.Tensor], reward_mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Advantages and value targets ``(num_steps, B)``."""
-        rewards, values = buffer["rewards"], buffer["values"]
-        if reward_mode == "mc":  # rewards are action values already
-            return rewards - values, rewards
-        return generalized_advantages(
-            rewards, values, buffer["ends"], buffer["next_value"], self.config.gamma, self.config.gae_lambda
-        )
+    def advantages(self, rollout: Rollout, costs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advantages and value targets ``(num_steps, B)``; ``costs`` are per-token penalties."""
+        values = self.value_head(rollout.hidden).squeeze(-1)
+        if self.config.advantages == "mc":
+            targets = rollout.q_values if costs is None else rollout.q_values - rewards_to_go(costs, rollout.ends)
+            return targets - values, targets
+        rewards = rollout.rewards if costs is None else rollout.rewards - costs
+        hidden, _ = self.policy.cell(rollout.next_input, rollout.next_state)
+        next_value = self.value_head(hidden).squeeze(1)
+        return generalized_advantages(rewards, values, rollout.ends, next_value, self.config.gamma, self.config.gae_lambda)
 
     # -- the update ---------------------------------------------------------------------------
 
     def evaluate(self, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor):
         """Log-probs, entropies and values ``(steps, b)`` of ``actions`` under the current weights."""
-        state = self.policy.initial_state(inputs.shape[1], inputs.device)
-        log_probs, entropies, values = [], [], []
-        for t in range(len(inputs)):
-            keep = (~starts[t]).unsqueeze(1).to(state[0].dtype)  # a new episode starts from zeros
-            logits, state = self.policy.step(inputs[t], (state[0] * keep, state[1] * keep))
-            log_prob_all = torch.log_softmax(logits, dim=-1)
-            log_probs.append(log_prob_all.gather(1, actions[t].unsqueeze(1)).squeeze(1))
-            entropies.append(-(log_prob_all.exp() * log_prob_all).sum(-1))
-            values.append(self.value_head(state[0]).squeeze(1))
-        return torch.stack(log_probs), torch.stack(entropies), torch.stack(values)
+        log_probs, entropies, hidden = replay(self.policy, inputs, starts, actions)
+        return log_probs, entropies, self.value_head(hidden).squeeze(-1)
 
     def update(self, envs: SeqGANVectorEnv) -> dict[str, float]:
         """Collect ``num_steps`` steps of every sub-environment and run the PPO epochs on them."""
-        if not envs.tensors:
-            raise ValueError("PPOAgent needs a SeqGANVectorEnv made with tensors=True")
         cfg = self.config
-        buffer = self.collect(envs)
-        advantages, returns = self.advantages(buffer, envs.config.reward_mode)
+        rollout = collect_rollout(envs, self.policy, self.generator, cfg.num_steps, needs_q_values=self.uses_q_values)
+        extra, costs = {}, None
+        if self.kl is not None:
+            costs, extra["kl"] = self.kl.costs(rollout)
+            extra["kl_coef"] = float(self.kl.coef)
+        advantages, returns = self.advantages(rollout, costs)
         batch = envs.num_envs
         minibatch = max(1, batch // cfg.num_minibatches)
         stats: dict[str, list[float]] = {"pg_loss": [], "v_loss": [], "entropy": [], "approx_kl": [], "clip_frac": []}
         for _ in range(cfg.update_epochs):
             order = torch.randperm(batch, generator=self.generator).to(envs.device)
             for columns in order.split(minibatch):
-                valid = buffer["valid"][:, columns]
+                valid = rollout.valid[:, columns]
                 new_log_probs, entropy, new_values = self.evaluate(
-                    buffer["inputs"][:, columns], buffer["starts"][:, columns], buffer["actions"][:, columns]
+                    rollout.inputs[:, columns], rollout.starts[:, columns], rollout.actions[:, columns]
                 )
-                log_ratio = (new_log_probs - buffer["log_probs"][:, columns])[valid]
+                log_ratio = (new_log_probs - rollout.log_probs[:, columns])[valid]
                 ratio = log_ratio.exp()
                 advantage = advantages[:, columns][valid]
                 if cfg.norm_adv and advantage.numel() > 1:
@@ -198,18 +181,7 @@ class PPOAgent:
                     stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip_coef).float().mean()))
             if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
                 break
-        return {**{name: sum(v) / len(v) for name, v in stats.items()}, **episode_metrics(buffer)}
-
-
-def episode_metrics(buffer: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Mean reward per decision, and the final reward and D's score over finished episodes."""
-    valid, ends = buffer["valid"], buffer["ends"]
-    finished = buffer["rewards"][ends]
-    return {
-        "mean_reward": float(buffer["rewards"][valid].mean()),
-        "final_reward": float(finished.mean()) if len(finished) else float("nan"),
-        "d_score": float(buffer["d_scores"][ends].mean()) if len(finished) else float("nan"),
-    }
+        return {**{name: sum(v) / len(v) for name, v in stats.items()}, **rollout.episode_metrics(), **extra}
 
 
 def generalized_advantages(

@@ -1,9 +1,16 @@
-"""SeqGAN's policy gradient (REINFORCE with Monte Carlo action values).
+"""REINFORCE for the generator: SeqGAN's policy gradient, and its variants for other rewards.
 
-The environment's ``mc`` reward at step t is already Q(Y_{1:t-1}, y_t), so the loss is
-``-sum_t log pi(y_t | Y_{1:t-1}) * Q_t`` averaged over sequences, with no return summing (as in
-the paper). With other reward modes the agent sums rewards-to-go instead, which is the
-ordinary REINFORCE estimator for a sparse or shaped reward.
+The loss is ``-sum_t log pi(y_t | Y_1..Y_{t-1}) * value_t`` averaged over episodes, where the
+value of each decision is, by ``values``:
+
+- ``mc``: the env's Monte Carlo action value ``Q_t`` (SeqGAN, RankGAN; the env must run
+  rollouts). Used directly, without summing, as in the paper.
+- ``return``: the (discounted) sum of the env's rewards from step t on (MaliGAN's sequence
+  weight, DPGAN's token rewards; no rollouts needed).
+
+Optional stabilisers: a baseline over the batch (``mean``, or leave-one-out ``rloo``) and a KL
+penalty to the frozen MLE policy (``kl_coef``), whose per-token cost enters ``value_t`` as its
+sum from t on.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from dataclasses import dataclass
 
 import torch
 
-from textgan.agents.base import policy_inputs
+from textgan.agents.rollout import collect_rollout, rewards_to_go
+from textgan.agents.stabilisers import BASELINES, KLPenalty, subtract_baseline
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models.generator import Generator
-from textgan.models.sampling import sample_from_logits
+
+VALUES = ("mc", "return")
 
 
 @dataclass
@@ -23,83 +32,84 @@ class ReinforceConfig:
     """Hyper-parameters of the policy-gradient update (defaults: SeqGAN's code)."""
 
     learning_rate: float = 0.01
-    """Adam step size for adversarial updates (the paper's code uses 0.01)"""
+    """Adam step size (SeqGAN's code uses 0.01)"""
     grad_clip: float = 5.0
     """global gradient-norm clip"""
+    values: str = "mc"
+    """mc: the env's Monte Carlo action values (SeqGAN); return: the sum of rewards from each step on"""
+    gamma: float = 1.0
+    """discount of the return (values=return)"""
     baseline: str = "none"
-    """none (the paper) or mean: subtract the batch mean of Q at each position"""
+    """none (the paper), mean (the batch mean at each step) or rloo (leave-one-out mean)"""
     num_steps: int | None = None
     """env steps per update; None = max_len, one sequence per sub-environment"""
+    kl_coef: float = 0.0
+    """KL penalty per nat towards the policy as it was at the first update (0: off)"""
+    kl_target: float | None = None
+    """KL per token for the adaptive coefficient; None: kl_coef stays fixed"""
+
+    def __post_init__(self):
+        if self.values not in VALUES:
+            raise ValueError(f"unknown values {self.values!r}; choose one of {', '.join(VALUES)}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {self.baseline!r}; choose one of {', '.join(BASELINES)}")
+        for name in ("learning_rate", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
 
 
 class ReinforceAgent:
-    """Trains ``policy`` with SeqGAN's REINFORCE through a batched SeqGAN environment.
+    """Trains ``policy`` with REINFORCE through a batched SeqGAN environment made with ``tensors=True``.
 
     Args:
         policy: the generator (updated in place).
         config: hyper-parameters.
         seed: seeds the agent's own action sampling.
+
+    Examples:
+        >>> from textgan.models import GeneratorConfig
+        >>> envs = SeqGANVectorEnv(num_envs=4, vocab_size=8, max_len=3, rollouts=2, tensors=True,
+        ...                        autoreset_mode="SameStep")
+        >>> agent = ReinforceAgent(Generator(GeneratorConfig(vocab_size=8)))
+        >>> agent.uses_q_values, sorted(agent.update(envs))[:2]
+        (True, ['d_score', 'final_reward'])
     """
 
     def __init__(self, policy: Generator, config: ReinforceConfig | None = None, seed: int = 0):
         self.policy = policy
         self.config = config or ReinforceConfig()
-        if self.config.baseline not in ("none", "mean"):
-            raise ValueError(f"unknown baseline {self.config.baseline!r}; choose none or mean")
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.learning_rate)
         self.generator = torch.Generator().manual_seed(seed)
+        self.kl = KLPenalty(policy, self.config.kl_coef, self.config.kl_target) if self.config.kl_coef > 0 else None
+
+    @property
+    def uses_q_values(self) -> bool:
+        """Whether the env must run Monte Carlo rollouts for this agent."""
+        return self.config.values == "mc"
 
     def checkpoint_items(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
-        return {"optimizer": self.optimizer}
+        return {"optimizer": self.optimizer, **({"kl": self.kl} if self.kl is not None else {})}
 
     def update(self, envs: SeqGANVectorEnv) -> dict[str, float]:
-        if not envs.tensors:
-            raise ValueError("ReinforceAgent needs a SeqGANVectorEnv made with tensors=True")
-        num_steps = self.config.num_steps or envs.config.max_len
-        observation, _ = envs.reset(seed=int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator)))
-        log_probs, rewards, valid, ends = [], [], [], []
-        state = None
-        pending_reset = torch.zeros(envs.num_envs, dtype=torch.bool, device=envs.device)
-        for _ in range(num_steps):
-            previous, state = policy_inputs(self.policy, observation, state)
-            logits, state = self.policy.step(previous, state)
-            log_prob_all = torch.log_softmax(logits, dim=-1)
-            uniforms = torch.rand(envs.num_envs, generator=self.generator).to(envs.device)
-            action = sample_from_logits(logits.detach(), uniforms)
-            log_probs.append(log_prob_all.gather(1, action.unsqueeze(1)).squeeze(1))
-            observation, reward, terminated, truncated, _ = envs.step(action)
-            # in NEXT_STEP mode the step after an episode's end only resets it: not a decision
-            valid.append(~pending_reset)
-            rewards.append(reward)
-            done = terminated | truncated
-            ends.append(done)
-            if envs.autoreset_mode.name == "NEXT_STEP":
-                pending_reset = done
-        log_probs, rewards = torch.stack(log_probs), torch.stack(rewards)
-        valid, ends = torch.stack(valid).float(), torch.stack(ends)
-        values = rewards if envs.config.reward_mode == "mc" else rewards_to_go(rewards, ends)
-        if self.config.baseline == "mean":
-            values = values - (values * valid).sum(1, keepdim=True) / valid.sum(1, keepdim=True).clamp_min(1)
-        episodes = ends.sum().clamp_min(1)
-        loss = -(log_probs * values.detach() * valid).sum() / episodes
+        cfg = self.config
+        rollout = collect_rollout(envs, self.policy, self.generator, cfg.num_steps, grad=True, needs_q_values=self.uses_q_values)
+        if cfg.values == "mc":
+            values = rollout.q_values
+        else:
+            values = rewards_to_go(rollout.rewards, rollout.ends, cfg.gamma)
+        extra = {}
+        if self.kl is not None:
+            costs, extra["kl"] = self.kl.costs(rollout)
+            values = values - rewards_to_go(costs, rollout.ends, cfg.gamma if cfg.values == "return" else 1.0)
+            extra["kl_coef"] = float(self.kl.coef)
+        values = subtract_baseline(values, rollout.valid, cfg.baseline)
+        valid = rollout.valid.to(values.dtype)
+        episodes = rollout.ends.sum().clamp_min(1)
+        loss = -(rollout.log_probs * values.detach() * valid).sum() / episodes
         self.optimizer.zero_grad()
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        final = rewards[ends]
-        return {
-            "pg_loss": float(loss.detach()),
-            "mean_reward": float((rewards * valid).sum() / valid.sum()),
-            "final_reward": float(final.mean()) if len(final) else float("nan"),
-            "grad_norm": float(grad_norm),
-        }
-
-
-def rewards_to_go(rewards: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-    """Undiscounted sum of future rewards within each episode; ``(steps, B)`` in and out."""
-    out = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + running * (~ends[t]).float()
-        out[t] = running
-    return out
+        return {"pg_loss": float(loss.detach()), "grad_norm": float(grad_norm), **rollout.episode_metrics(), **extra}

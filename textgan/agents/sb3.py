@@ -5,7 +5,7 @@ imports it.
 
 Examples:
     >>> from stable_baselines3 import PPO
-    >>> venv = make_sb3_vec_env(num_envs=4, vocab_size=8, max_len=3, reward_mode="terminal")
+    >>> venv = make_sb3_vec_env(num_envs=4, vocab_size=8, max_len=3, reward_mode="direct")
     >>> model = PPO("MultiInputPolicy", venv, n_steps=6, batch_size=12, n_epochs=1,
     ...             policy_kwargs=token_lstm_policy_kwargs(), seed=0)
     >>> model = model.learn(total_timesteps=24)

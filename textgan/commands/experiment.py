@@ -45,6 +45,7 @@ from textgan.models import Generator
 from textgan.models.discriminator import PAPER_NUM_FILTERS
 from textgan.models.oracle import START_TOKEN, Oracle
 from textgan.seqgan.config import PAPER, SeqGANConfig
+from textgan.gans import build_trainer
 from textgan.seqgan.trainer import SeqGANTrainer, build_generator
 
 VARIANTS = ("mle", "seqgan", "constant")
@@ -236,18 +237,18 @@ def run_seed(
         config = dataclasses.replace(experiment.seqgan_config(seed), max_len=oracle.seq_len, **changes)
         run = RunDir.create(folder / variant)
         run.write_config(config.to_dict())
-        return SeqGANTrainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+        return build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
 
     base = experiment.seqgan_config(seed)
     base.max_len = oracle.seq_len
     show.print(f"seed {seed}: MLE pre-training, D pre-training, SeqGAN rounds")
-    seqgan = trainer("seqgan", reward_mode="mc")
+    seqgan = trainer("seqgan", gan="seqgan")
     initial = nll_oracle(seqgan.generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED)
     seqgan.train()
 
     show.print(f"seed {seed}: constant-reward rounds from the same pre-trained generator")
     # D plays no part in the constant reward, so its rounds train no D (d_steps=0)
-    constant = trainer("constant", reward_mode="constant", d_steps=0)
+    constant = trainer("constant", gan="constant", d_steps=0)
     _continue_from(constant, seqgan, "after-d-pretrain")
     constant.train()
 
@@ -301,7 +302,7 @@ def run_seed(
 def _continue_from(trainer: SeqGANTrainer, source: SeqGANTrainer, checkpoint: str) -> None:
     """Start ``trainer`` from ``source``'s checkpoint (models, optimisers and random streams)."""
     shutil.copyfile(source.run.checkpoint_path(checkpoint), trainer.run.checkpoint_path(checkpoint))
-    trainer.load(checkpoint)
+    trainer.load(checkpoint, strict=False)
 
 
 def _curve(pretraining: SeqGANTrainer, continuation: SeqGANTrainer | None, mle_epochs: int) -> list[list[float]]:

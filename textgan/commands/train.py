@@ -11,14 +11,38 @@ from textgan.errors import UserError
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import create_run, open_run
-from textgan.seqgan.trainer import SeqGANTrainer
+from textgan.gans.base import build_trainer, check_settings
 
 # settings that may change when a run continues (--rounds may grow); the rest define the run
 RESUMABLE = {"device", "checkpoint_every", "rounds"}
 
 
 def _given(args: argparse.Namespace) -> dict:
-    return {f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None}
+    """The settings given as flags: plain ones, and ``--<agent>.x`` / ``--<gan>.x`` as nested dicts."""
+    from textgan.agents import AGENTS
+    from textgan.gans import GANS
+
+    given = {f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None}
+    for key, names in (("agent_settings", AGENTS), ("gan_settings", GANS)):
+        nested: dict = {}
+        for dest, value in vars(args).items():
+            name, dot, setting = dest.partition(".")
+            if dot and name in names and value is not None:
+                nested.setdefault(name, {})[setting] = value
+        if nested:
+            given[key] = nested
+    return given
+
+
+def _merge(preset: dict, given: dict) -> dict:
+    """The preset's settings overridden by the given ones (nested per agent and per GAN)."""
+    merged = {**preset, **given}
+    for key in ("agent_settings", "gan_settings"):
+        merged[key] = {
+            name: {**preset.get(key, {}).get(name, {}), **given.get(key, {}).get(name, {})}
+            for name in {*preset.get(key, {}), *given.get(key, {})}
+        }
+    return merged
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -39,13 +63,14 @@ def train_command(args: argparse.Namespace) -> int:
         config.validate()
         device = resolve_device(config.device)
         opened.run.write_config(config.to_dict())
-        trainer = SeqGANTrainer(config, opened.run, opened.tokenizer, opened.train, opened.test, device, args.quiet)
+        trainer = build_trainer(config, opened.run, opened.tokenizer, opened.train, opened.test, device, args.quiet)
         trainer.load()
         out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
     else:
         preset = args.preset or "default"
-        config = SeqGANConfig(**{**preset_values(preset), **given, "preset": preset})
+        config = SeqGANConfig(**{**_merge(preset_values(preset), given), "preset": preset})
         config.validate()
+        check_settings(config)
         device = resolve_device(config.device)
         path = Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem)
         if path.exists() and any(path.iterdir()):
@@ -54,8 +79,8 @@ def train_command(args: argparse.Namespace) -> int:
         _report(out, config, data)
         config.max_len = data.max_len
         run = create_run(path, config, data)
-        trainer = SeqGANTrainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
-        out.print(f"training on {device}; run directory {run.path}")
+        trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
+        out.print(f"training {config.gan} with {config.agent} on {device}; run directory {run.path}")
     try:
         trainer.train()
     except KeyboardInterrupt:
@@ -63,7 +88,7 @@ def train_command(args: argparse.Namespace) -> int:
             f"interrupted; the last checkpoint is in {trainer.run.checkpoints}", f"continue with: textgan train --resume {trainer.run.path}"
         ) from None
     records = trainer.run.read_log()
-    plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "mean_reward"], trainer.run.plots / "training.png", title="SeqGAN")
+    plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "final_reward"], trainer.run.plots / "training.png", title=config.gan)
     out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
     for line in trainer.sample_text(config.eval_samples, seed=config.seed + 1):
         out.print("  " + line, markup=False, highlight=False)

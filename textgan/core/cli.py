@@ -32,12 +32,17 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def add_dataclass_flags(
-    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), show_defaults: bool = False
+    parser: argparse.ArgumentParser,
+    cls: type,
+    skip: tuple[str, ...] = (),
+    show_defaults: bool = False,
+    prefix: str = "",
 ) -> list[str]:
-    """Add ``--field-name`` for each field of ``cls``; every flag defaults to None (= not given).
+    """Add ``--<prefix>field-name`` for each field of ``cls``; every flag defaults to None (= not given).
 
-    bool fields become switches, ``X | None`` takes X, ``tuple[X, ...]`` takes one or more X.
-    Returns the names of the fields that got a flag.
+    bool fields become ``--x`` / ``--no-x`` switches, ``X | None`` takes X, ``tuple[X, ...]``
+    takes one or more X. The parsed value lands in ``args.<prefix>field_name``. Returns those
+    destination names.
     """
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
@@ -45,19 +50,22 @@ def add_dataclass_flags(
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
-        names.append(field.name)
-        flag, kind = "--" + field.name.replace("_", "-"), hints[field.name]
+        dest = prefix + field.name
+        names.append(dest)
+        flag, kind = "--" + prefix + field.name.replace("_", "-"), hints[field.name]
         help_text = docs.get(field.name, "")
         if show_defaults and field.default is not None and field.default is not dataclasses.MISSING:
             help_text = f"{help_text} (default {field.default})"
         if kind is bool:
-            parser.add_argument(flag, dest=field.name, action="store_true", default=None, help=help_text)
+            parser.add_argument(flag, dest=dest, action="store_true", default=None, help=help_text)
+            negative = "--" + prefix + "no-" + field.name.replace("_", "-")
+            parser.add_argument(negative, dest=dest, action="store_false", default=None, help=f"turn {flag} off")
             continue
         kind = next((a for a in typing.get_args(kind) if a is not type(None)), kind) if _is_optional(kind) else kind
         nargs = None
         if typing.get_origin(kind) is tuple:
             kind, nargs = typing.get_args(kind)[0], "+"
-        parser.add_argument(flag, dest=field.name, type=kind, nargs=nargs, default=None, help=help_text)
+        parser.add_argument(flag, dest=dest, type=kind, nargs=nargs, default=None, help=help_text)
     return names
 
 

@@ -56,16 +56,20 @@ def resolve_env_data(
     """
     if corpus is not None and real_tokens is not None:
         raise ValueError("give either corpus or real_tokens, not both")
+    for name, value in (("vocab_size", vocab_size), ("max_len", max_len)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < (2 if name == "vocab_size" else 1)):
+            raise ValueError(f"{name} must be an integer >= {2 if name == 'vocab_size' else 1} (or None for the default), got {value!r}")
     if corpus is not None:
         lines = load_corpus(corpus).train
         tokenizer = build_tokenizer("char", lines, vocab_size=vocab_size)
-        max_len = max_len or choose_max_len(tokenizer, lines)
+        max_len = choose_max_len(tokenizer, lines) if max_len is None else max_len
         real_tokens, _ = encode_lines(tokenizer, lines, max_len)
         return EnvData(tokenizer.vocab_size, max_len, real_tokens, tokenizer)
     if real_tokens is None:
-        if tokenizer is not None:
-            vocab_size = vocab_size or tokenizer.vocab_size
-        return EnvData(vocab_size or DEFAULT_VOCAB_SIZE, max_len or DEFAULT_MAX_LEN, None, tokenizer)
+        if tokenizer is not None and vocab_size is None:
+            vocab_size = tokenizer.vocab_size
+        vocab_size = DEFAULT_VOCAB_SIZE if vocab_size is None else vocab_size
+        return EnvData(vocab_size, DEFAULT_MAX_LEN if max_len is None else max_len, None, tokenizer)
     real_tokens = torch.as_tensor(np.asarray(real_tokens) if not torch.is_tensor(real_tokens) else real_tokens)
     if real_tokens.ndim != 2 or real_tokens.dtype.is_floating_point or real_tokens.dtype == torch.bool:
         raise ValueError(

@@ -4,6 +4,11 @@ Both the plain environment (B = 1) and the batched one are thin shells over this
 game is written once. Each row has its own random stream (a ``torch.Generator`` seeded at reset)
 and draws its own rollout uniforms in the same order whether it runs alone or in a batch; the
 batched environment therefore reproduces the plain one step for step.
+
+Rewards come from a reward model (``textgan.rewards``): a sequence-level one is paid when a
+sequence ends, a token-level one at every token. With ``rollouts = K > 0`` every step also
+estimates the action value ``Q_t = E[sum of rewards from step t on | Y_1..Y_t]`` from K
+completions by the rollout policy (SeqGAN's Monte Carlo search; ``Q_T`` is the last reward).
 """
 
 from __future__ import annotations
@@ -12,27 +17,24 @@ from dataclasses import dataclass
 
 import torch
 
-from textgan.env.rewards import complete_prefixes, discriminator_scores
-from textgan.models.discriminator import Discriminator
+from textgan.env.rewards import complete_prefixes, sequence_mask
 from textgan.models.generator import Generator
+from textgan.rewards.base import RewardModel, check_reward_model, checked_scores
 
-REWARD_MODES = ("mc", "terminal", "shaped", "constant")
+REWARD_MODES = ("direct", "shaped")
 
 
 @dataclass
 class EnvConfig:
-    """What defines the game. The discriminator and rollout policy are set separately."""
+    """What defines the game. The reward model and rollout policy are set separately."""
 
     vocab_size: int
     max_len: int
-    reward_mode: str = "mc"
-    """mc: Q(prefix) from K rollouts (SeqGAN); terminal: D(Y) at the end only;
-    shaped: Q_t - Q_{t-1}; constant: a fixed reward per step (the no-discriminator ablation)"""
+    reward_mode: str = "direct"
+    """direct: the reward model's rewards as they fall due (a sequence's score when it ends, a
+    token's reward when it is written); shaped: Q_t - V(s_{t-1}), dense and with the same optimum"""
     rollouts: int = 16
-    """K, rollouts per prefix in the mc and shaped modes"""
-    log_d: bool = False
-    """use log D(Y) instead of D(Y) as the score"""
-    constant_reward: float = 1.0
+    """K, Monte Carlo rollouts per prefix for the action values (0: no rollouts)"""
     bos_id: int = 1
     eos_id: int | None = 2
     pad_id: int = 0
@@ -42,29 +44,41 @@ class EnvConfig:
             raise ValueError(f"unknown reward_mode {self.reward_mode!r}; choose one of {', '.join(REWARD_MODES)}")
         if self.max_len < 1 or self.vocab_size < 2:
             raise ValueError(f"max_len must be >= 1 and vocab_size >= 2, got {self.max_len} and {self.vocab_size}")
-        if self.rollouts < 1:
-            raise ValueError(f"rollouts must be >= 1, got {self.rollouts}")
+        if self.rollouts < 0:
+            raise ValueError(f"rollouts must be >= 0, got {self.rollouts}")
+        if self.reward_mode == "shaped" and self.rollouts < 1:
+            raise ValueError("reward_mode='shaped' needs rollouts >= 1 (its rewards are differences of action values)")
         for name in ("bos_id", "eos_id", "pad_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < self.vocab_size:
                 raise ValueError(f"{name}={value} is outside the vocabulary [0, {self.vocab_size})")
 
 
+@dataclass
+class StepResult:
+    """One step of every row: ``(B,)`` tensors (0 in rows that did not step)."""
+
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    scores: torch.Tensor
+    """the finished sequence's score (its return) where an episode ended"""
+    q_values: torch.Tensor
+    """the Monte Carlo action value of the step (0 without rollouts)"""
+
+
 class EpisodeBatch:
     """B episodes of token generation, stepped together."""
 
-    def __init__(
-        self, config: EnvConfig, num_rows: int, rollout_policy: Generator, discriminator: Discriminator, device
-    ):
+    def __init__(self, config: EnvConfig, num_rows: int, rollout_policy: Generator, reward_model: RewardModel, device):
         self.config = config
         self.device = torch.device(device)
         self.num_rows = num_rows
         self.rollout_policy = rollout_policy
-        self.discriminator = discriminator
+        self.set_reward_model(reward_model)
         self.tokens = torch.full((num_rows, config.max_len), config.pad_id, dtype=torch.long, device=self.device)
         self.lengths = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.finished = torch.ones(num_rows, dtype=torch.bool, device=self.device)  # needs a reset first
-        self.previous_q = torch.zeros(num_rows, device=self.device)
+        self.future_value = torch.zeros(num_rows, device=self.device)  # V(s_t), for the shaped mode
         hidden = rollout_policy.config.hidden_dim
         self.state = (torch.zeros(num_rows, hidden, device=self.device), torch.zeros(num_rows, hidden, device=self.device))
         self.generators = [torch.Generator() for _ in range(num_rows)]
@@ -85,26 +99,27 @@ class EpisodeBatch:
         self.finished[rows] = False
         self._rebuild_state(rows)
         if self.config.reward_mode == "shaped":
-            # Q_0: the expected score of a sequence from the empty prefix
-            self.previous_q[rows] = self._rollout_values(rows.nonzero().squeeze(1))
+            # V(s_0): the expected return from the empty prefix
+            self.future_value[rows] = self._rollout_values(rows.nonzero().squeeze(1))
         else:
-            self.previous_q[rows] = 0.0
+            self.future_value[rows] = 0.0
 
-    def set_discriminator(self, discriminator: Discriminator) -> None:
-        self._check_vocab(discriminator, "discriminator")
-        if getattr(discriminator.config, "max_len", self.config.max_len) < self.config.max_len:
-            raise ValueError(
-                f"discriminator max_len {discriminator.config.max_len} is shorter than the env's {self.config.max_len}"
-            )
-        self.discriminator = discriminator
+    def set_reward_model(self, reward_model: RewardModel) -> None:
+        check_reward_model(reward_model, self.config.vocab_size, self.config.max_len)
+        self.reward_model = reward_model
+        self._values_checked = False  # the first scores of a new model are checked in full
 
     @torch.no_grad()
     def sync_rollout_policy(self, policy: Generator, rate: float) -> None:
         """theta_rollout <- rate * theta_rollout + (1 - rate) * theta_policy, then refresh cached states.
 
         ``rate=0`` copies the policy; SeqGAN uses 0.8 (the rollout policy lags the generator).
+        Rollouts end at the env's EOS id, whatever the policy's config says.
         """
-        self._check_vocab(policy, "policy")
+        if policy.vocab_size != self.config.vocab_size:
+            raise ValueError(
+                f"the policy's vocabulary has {policy.vocab_size} tokens but the env's has {self.config.vocab_size}"
+            )
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1], got {rate}")
         if policy.config.hidden_dim != self.rollout_policy.config.hidden_dim or (
@@ -124,17 +139,20 @@ class EpisodeBatch:
         """Rebuild the rollout policy's cached prefix states, e.g. after loading its weights."""
         self._rebuild_state(~self.finished)
 
-    def _check_vocab(self, model, what: str) -> None:
-        if model.vocab_size != self.config.vocab_size:
-            raise ValueError(
-                f"the {what}'s vocabulary has {model.vocab_size} tokens but the env's has {self.config.vocab_size}"
-            )
-
     def _rebuild_state(self, rows: torch.Tensor) -> None:
         if not bool(rows.any()):
             return
         _, (h, c) = self.rollout_policy.prefix_states(self.tokens[rows], self.lengths[rows])
         self.state[0][rows], self.state[1][rows] = h, c
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The reward model's scores of ``(G, N, T)`` sequences, checked (values on first use)."""
+        scores = self.reward_model.score(tokens)
+        scores = checked_scores(self.reward_model, tokens, scores, values=not self._values_checked)
+        self._values_checked = True
+        return scores
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -147,11 +165,8 @@ class EpisodeBatch:
             raise RuntimeError("step() called on a finished episode; call reset() first")
 
     @torch.no_grad()
-    def step(self, actions: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Append ``actions`` in ``rows``; returns rewards, terminated and D's final score per row.
-
-        Rows outside ``rows`` are left untouched and get reward 0.
-        """
+    def step(self, actions: torch.Tensor, rows: torch.Tensor) -> StepResult:
+        """Append ``actions`` in ``rows``; rows outside ``rows`` are left untouched (reward 0)."""
         cfg = self.config
         actions = actions.to(self.device, torch.long)
         self.validate_actions(actions, rows)
@@ -169,30 +184,30 @@ class EpisodeBatch:
             h, c = self.rollout_policy.cell(actions[ongoing], (self.state[0][ongoing], self.state[1][ongoing]))
             self.state[0][ongoing], self.state[1][ongoing] = h, c
 
-        rewards = torch.zeros(self.num_rows, device=self.device)
-        final_scores = torch.zeros(self.num_rows, device=self.device)
+        rewards, scores, q = (torch.zeros(self.num_rows, device=self.device) for _ in range(3))
         ended = terminated.nonzero().squeeze(1)
-        if len(ended):  # also in the constant mode: D's opinion is reported, not rewarded
-            final_scores[ended] = discriminator_scores(self.discriminator, self.tokens[ended], cfg.log_d)
-        if cfg.reward_mode == "constant":
-            rewards[index] = cfg.constant_reward
-            return rewards, terminated, final_scores
-        q = final_scores.clone()
-        if cfg.reward_mode in ("mc", "shaped"):
+        if self.reward_model.dense:  # each token's reward now; a finished sequence's return is their sum
+            if len(index):
+                token_rewards = self.score(self.tokens[index].unsqueeze(0))[0]
+                rewards[index] = token_rewards.gather(1, (self.lengths[index] - 1).unsqueeze(1)).squeeze(1)
+                mask = sequence_mask(self.tokens[index], self.lengths[index])
+                scores[index] = torch.where(terminated[index], (token_rewards * mask).sum(1), 0.0)
+        elif len(ended):
+            scores[ended] = self.score(self.tokens[ended].unsqueeze(0))[0]
+            rewards[ended] = scores[ended]
+        if cfg.rollouts:
+            q[index] = rewards[index]  # Q_T: the last reward
             going = ongoing.nonzero().squeeze(1)
             if len(going):
                 q[going] = self._rollout_values(going)
-        if cfg.reward_mode == "mc":
-            rewards[index] = q[index]
-        elif cfg.reward_mode == "terminal":
-            rewards[ended] = final_scores[ended]
-        else:  # shaped
-            rewards[index] = q[index] - self.previous_q[index]
-            self.previous_q[index] = q[index]
-        return rewards, terminated, final_scores
+        if cfg.reward_mode == "shaped":  # r_t + V(s_t) - V(s_{t-1}), with V(s_t) = Q_t - r_t and V(end) = 0
+            direct = rewards.clone()
+            rewards[index] = q[index] - self.future_value[index]
+            self.future_value[index] = torch.where(terminated[index], 0.0, q[index] - direct[index])
+        return StepResult(rewards, terminated, scores, q)
 
     def _rollout_values(self, index: torch.Tensor) -> torch.Tensor:
-        """Mean score of K rollouts from each listed row's current prefix."""
+        """Mean return, from the current token on, of K rollouts from each listed row's prefix."""
         cfg = self.config
         k, max_len = cfg.rollouts, cfg.max_len
         lengths = self.lengths[index]
@@ -208,5 +223,14 @@ class EpisodeBatch:
             lengths,
             (self.state[0][index], self.state[1][index]),
             uniforms.to(self.device),
-        )
-        return discriminator_scores(self.discriminator, completed, cfg.log_d).mean(dim=1)
+            cfg.eos_id,
+        )  # (n, K, T): group k holds rollout k of every prefix
+        groups = completed.transpose(0, 1)
+        scores = self.score(groups)
+        if not self.reward_model.dense:
+            return scores.mean(dim=0)
+        # the return from the current token on: positions lengths - 1 .. end of each completion
+        positions = torch.arange(max_len, device=self.device)
+        ends = sequence_mask(groups.reshape(-1, max_len), None, cfg.eos_id).view_as(groups)
+        counted = ends & (positions >= (lengths - 1).clamp_min(0).unsqueeze(1))
+        return (scores * counted).sum(dim=2).mean(dim=0)

@@ -7,7 +7,7 @@ imports ``textgan`` and then drops the module from the id).
 
 Examples:
     >>> import gymnasium as gym
-    >>> env = gym.make("textgan/SeqGAN-v0", vocab_size=8, max_len=4, reward_mode="terminal")
+    >>> env = gym.make("textgan/SeqGAN-v0", vocab_size=8, max_len=4, reward_mode="direct")
     >>> envs = gym.make_vec("textgan/SeqGAN-v0", num_envs=3, vectorization_mode="vector_entry_point",
     ...                     vocab_size=8, max_len=4, autoreset_mode="SameStep")
     >>> envs.metadata["autoreset_mode"].name, envs.num_envs

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from textgan.models.discriminator import Discriminator
 from textgan.models.generator import Generator, LSTMState
 
 
@@ -21,6 +20,7 @@ def complete_prefixes(
     lengths: torch.Tensor,
     state: LSTMState,
     uniforms: torch.Tensor,
+    eos_id: int | None,
 ) -> torch.Tensor:
     """Finish every prefix ``K`` times.
 
@@ -31,13 +31,13 @@ def complete_prefixes(
         state: the policy's LSTM state after reading each prefix, each ``(B, H)``.
         uniforms: ``(B, K, J)`` with ``J >= T - min(lengths)``; rollout k of row b uses
             ``uniforms[b, k, j]`` for the token at position ``lengths[b] + j``.
+        eos_id: the env's end token (a rollout stops there), None: rollouts run to ``T``.
 
     Returns:
         ``(B, K, T)`` completed sequences: row ``b`` of the result always extends prefix ``b``.
     """
     batch, max_len = tokens.shape
     k = uniforms.shape[1]
-    eos_id = policy.config.eos_id
     rows = torch.arange(batch * k, device=tokens.device)
     completed = tokens.repeat_interleave(k, dim=0)  # row b*K + k extends prefix b
     positions = lengths.repeat_interleave(k, dim=0).clone()
@@ -58,7 +58,15 @@ def complete_prefixes(
     return completed.view(batch, k, max_len)
 
 
-def discriminator_scores(discriminator: Discriminator, sequences: torch.Tensor, log_d: bool = False) -> torch.Tensor:
-    """D's probability that each sequence is real, or its log when ``log_d``."""
-    probs = discriminator.prob_real(sequences.reshape(-1, sequences.shape[-1])).view(sequences.shape[:-1])
-    return probs.clamp_min(1e-8).log() if log_d else probs
+def sequence_mask(tokens: torch.Tensor, lengths: torch.Tensor | None, eos_id: int | None = None) -> torch.Tensor:
+    """True at the positions of ``(N, T)`` that belong to each sequence.
+
+    With ``lengths``, the first ``lengths[n]`` positions; otherwise up to and including the first
+    ``eos_id`` (all positions when ``eos_id`` is None).
+    """
+    if lengths is not None:
+        return torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
+    if eos_id is None:
+        return torch.ones_like(tokens, dtype=torch.bool)
+    is_eos = tokens == eos_id
+    return (is_eos.cumsum(dim=1) - is_eos.long()) == 0

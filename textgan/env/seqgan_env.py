@@ -17,8 +17,8 @@ from textgan.env.data import EnvData, resolve_env_data
 from textgan.env.defaults import uniform_policy, untrained_discriminator
 from textgan.env.episodes import EnvConfig, EpisodeBatch
 from textgan.env.spaces import make_observation, observation_space
-from textgan.models.discriminator import Discriminator
 from textgan.models.generator import Generator
+from textgan.rewards.base import RewardModel, as_reward_model
 
 
 def build_episodes(
@@ -27,30 +27,26 @@ def build_episodes(
     reward_mode: str,
     rollouts: int,
     device: str | torch.device,
-    log_d: bool,
-    constant_reward: float,
     bos_id: int,
     eos_id: int | None,
     pad_id: int,
+    reward_model=None,
 ) -> EpisodeBatch:
     config = EnvConfig(
         vocab_size=data.vocab_size,
         max_len=data.max_len,
         reward_mode=reward_mode,
         rollouts=rollouts,
-        log_d=log_d,
-        constant_reward=constant_reward,
         bos_id=bos_id,
         eos_id=eos_id,
         pad_id=pad_id,
     )
     device = torch.device(device)
+    if reward_model is None:
+        reward_model = untrained_discriminator(config)
+        reward_model.model.to(device)
     return EpisodeBatch(
-        config,
-        num_rows,
-        uniform_policy(config).to(device),
-        untrained_discriminator(config).to(device),
-        device,
+        config, num_rows, uniform_policy(config).to(device), as_reward_model(reward_model, data.vocab_size), device
     )
 
 
@@ -60,20 +56,22 @@ class SeqGANEnv(gym.Env):
     Args:
         vocab_size: V, the number of tokens (actions); default: from the data, else 5000.
         max_len: T, the most tokens in a sequence; default: from the data, else 20.
-        reward_mode: ``mc``, ``terminal``, ``shaped`` or ``constant`` (see ``EnvConfig``).
-        rollouts: K, Monte Carlo rollouts per prefix.
-        device: where the rollouts and D run.
+        reward_mode: ``direct`` (the reward model's rewards as they fall due) or ``shaped``
+            (see ``EnvConfig``).
+        rollouts: K, Monte Carlo rollouts per prefix for ``info["q_value"]`` (0: none).
+        device: where the rollouts and the reward model run.
         observation: ``dict`` (tokens and length) or ``tokens``.
-        log_d: score with log D instead of D.
-        constant_reward: the per-step reward of the ``constant`` mode.
+        reward_model: what scores text (``textgan.rewards``; a discriminator with ``prob_real``
+            or a plain function also works); default: an untrained discriminator.
         bos_id, eos_id, pad_id: special ids; ``eos_id=None`` runs every episode to ``max_len``.
         corpus: a built-in corpus name or a text file; sets V (a ``char`` tokenizer) and T from it.
         real_tokens: ``(N, T)`` token ids already encoded, instead of ``corpus``.
         tokenizer: the tokenizer of ``real_tokens`` (its V; ``render`` prints text with it).
 
     The real sequences and tokenizer are kept as ``real_tokens`` and ``tokenizer`` (None without
-    data), for training a discriminator. The discriminator starts untrained and the rollout
-    policy uniform; replace them with ``set_discriminator`` and ``sync_rollout_policy``.
+    data), for training a discriminator. The rollout policy starts uniform; replace it and the
+    reward model with ``sync_rollout_policy`` and ``set_reward_model``. ``gymnasium.make`` wraps
+    the env: reach these through ``env.unwrapped``.
 
     Examples:
         >>> env = SeqGANEnv(vocab_size=8, max_len=4, rollouts=2)
@@ -81,10 +79,10 @@ class SeqGANEnv(gym.Env):
         >>> obs["tokens"].tolist(), obs["length"].tolist()
         ([0, 0, 0, 0], [0])
         >>> obs, reward, terminated, truncated, info = env.step(5)
-        >>> obs["tokens"].tolist(), terminated, 0.0 < reward < 1.0
-        ([5, 0, 0, 0], False, True)
+        >>> obs["tokens"].tolist(), terminated, reward, 0.0 < info["q_value"] < 1.0
+        ([5, 0, 0, 0], False, 0.0, True)
         >>> sorted(info)
-        ['d_score', 'length', 'rollouts']
+        ['d_score', 'length', 'q_value', 'rollouts']
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}  # fps only to satisfy the checkers; text has none
@@ -93,12 +91,11 @@ class SeqGANEnv(gym.Env):
         self,
         vocab_size: int | None = None,
         max_len: int | None = None,
-        reward_mode: str = "mc",
+        reward_mode: str = "direct",
         rollouts: int = 16,
         device: str | torch.device = "cpu",
         observation: str = "dict",
-        log_d: bool = False,
-        constant_reward: float = 1.0,
+        reward_model=None,
         bos_id: int = 1,
         eos_id: int | None = 2,
         pad_id: int = 0,
@@ -112,7 +109,7 @@ class SeqGANEnv(gym.Env):
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            1, data, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
+            1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model
         )
         self.observation_mode = observation
         self.observation_space = observation_space(data.vocab_size, data.max_len, observation)
@@ -124,9 +121,17 @@ class SeqGANEnv(gym.Env):
     def config(self) -> EnvConfig:
         return self.episodes.config
 
-    def set_discriminator(self, discriminator: Discriminator) -> None:
-        """Score sequences with ``discriminator`` from the next step on."""
-        self.episodes.set_discriminator(discriminator)
+    @property
+    def reward_model(self) -> RewardModel:
+        return self.episodes.reward_model
+
+    def set_reward_model(self, reward_model) -> None:
+        """Score sequences with ``reward_model`` from the next step on (see ``textgan.rewards``)."""
+        self.episodes.set_reward_model(as_reward_model(reward_model, self.config.vocab_size))
+
+    def set_discriminator(self, discriminator) -> None:
+        """``set_reward_model``, under the name SeqGAN's users know."""
+        self.set_reward_model(discriminator)
 
     def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
         """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
@@ -142,19 +147,18 @@ class SeqGANEnv(gym.Env):
         if seed is not None:
             self.episodes.seed(0, seed)
         self.episodes.reset(self._all)
-        return self._observation(), {"length": 0, "d_score": 0.0, "rollouts": 0}
+        return self._observation(), {"length": 0, "d_score": 0.0, "q_value": 0.0, "rollouts": 0}
 
     def step(self, action):
         action = np.asarray(action)
         if action.shape != () or not np.issubdtype(action.dtype, np.integer):
             raise ValueError(f"action must be one integer token id, got {action!r}")
-        rewards, terminated, scores = self.episodes.step(torch.tensor([int(action)]), self._all)
-        done = bool(terminated[0])
+        result = self.episodes.step(torch.tensor([int(action)]), self._all)
+        done = bool(result.terminated[0])
         length = int(self.episodes.lengths[0])
-        mode = self.config.reward_mode
-        rollouts = self.config.rollouts if (mode in ("mc", "shaped") and not done) else 0
-        info = {"length": length, "d_score": float(scores[0]), "rollouts": rollouts}
-        return self._observation(), float(rewards[0]), done, False, info
+        rollouts = 0 if done else self.config.rollouts
+        info = {"length": length, "d_score": float(result.scores[0]), "q_value": float(result.q_values[0]), "rollouts": rollouts}
+        return self._observation(), float(result.rewards[0]), done, False, info
 
     def render(self):
         if self.render_mode == "ansi":

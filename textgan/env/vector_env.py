@@ -21,10 +21,10 @@ from textgan.env.data import resolve_env_data
 from textgan.env.episodes import EnvConfig
 from textgan.env.seqgan_env import build_episodes
 from textgan.env.spaces import make_observation, observation_space
-from textgan.models.discriminator import Discriminator
 from textgan.models.generator import Generator
+from textgan.rewards.base import RewardModel, as_reward_model
 
-INFO_KEYS = ("length", "d_score", "rollouts")
+INFO_KEYS = ("length", "d_score", "q_value", "rollouts")
 
 
 def final_scores(info: dict[str, Any]):
@@ -33,6 +33,18 @@ def final_scores(info: dict[str, Any]):
     Works in both autoreset modes: ``SAME_STEP`` keeps it under ``final_info``.
     """
     return info["final_info"]["d_score"] if "final_info" in info else info["d_score"]
+
+
+def step_q_values(info: dict[str, Any]):
+    """The Monte Carlo action value of each row's last action, in either autoreset mode.
+
+    ``SAME_STEP`` shows an ended row's new episode in ``info``; its last value is in ``final_info``.
+    """
+    if "final_info" not in info:
+        return info["q_value"]
+    ended = info["final_info"]["_q_value"]
+    ended = torch.as_tensor(ended, device=info["q_value"].device) if torch.is_tensor(info["q_value"]) else ended
+    return info["q_value"] + info["final_info"]["q_value"] * ended
 
 
 def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -76,12 +88,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         num_envs: int = 64,
         vocab_size: int | None = None,
         max_len: int | None = None,
-        reward_mode: str = "mc",
+        reward_mode: str = "direct",
         rollouts: int = 16,
         device: str | torch.device = "cpu",
         observation: str = "dict",
-        log_d: bool = False,
-        constant_reward: float = 1.0,
+        reward_model=None,
         bos_id: int = 1,
         eos_id: int | None = 2,
         pad_id: int = 0,
@@ -99,7 +110,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            num_envs, data, reward_mode, rollouts, device, log_d, constant_reward, bos_id, eos_id, pad_id
+            num_envs, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model
         )
         self.observation_mode = observation
         self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation)
@@ -122,9 +133,17 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     def device(self) -> torch.device:
         return self.episodes.device
 
-    def set_discriminator(self, discriminator: Discriminator) -> None:
-        """Score sequences with ``discriminator`` from the next step on."""
-        self.episodes.set_discriminator(discriminator)
+    @property
+    def reward_model(self) -> RewardModel:
+        return self.episodes.reward_model
+
+    def set_reward_model(self, reward_model) -> None:
+        """Score sequences with ``reward_model`` from the next step on (see ``textgan.rewards``)."""
+        self.episodes.set_reward_model(as_reward_model(reward_model, self.config.vocab_size))
+
+    def set_discriminator(self, discriminator) -> None:
+        """``set_reward_model``, under the name SeqGAN's users know."""
+        self.set_reward_model(discriminator)
 
     def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
         """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
@@ -141,8 +160,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
             tokens, lengths = tokens[rows], lengths[rows]
         return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode)
 
-    def _info(self, lengths, scores, rollouts, mask: torch.Tensor | None = None) -> dict[str, Any]:
-        info = {"length": self._out(lengths), "d_score": self._out(scores), "rollouts": self._out(rollouts)}
+    def _info(self, lengths, scores, q_values, rollouts, mask: torch.Tensor | None = None) -> dict[str, Any]:
+        info = {
+            "length": self._out(lengths), "d_score": self._out(scores), "q_value": self._out(q_values),
+            "rollouts": self._out(rollouts),
+        }  # fmt: skip
         present = np.ones(self.num_envs, dtype=bool) if mask is None else mask.cpu().numpy()
         for key in INFO_KEYS:
             info[f"_{key}"] = present.copy()
@@ -151,17 +173,29 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     # -- the API ---------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        """Reset every sub-environment, or those where ``options["reset_mask"]`` (bool ``(B,)``) is true.
+
+        With a mask, the other rows keep their episodes; the observation and info are those of
+        all rows, as Gymnasium's ``SyncVectorEnv`` returns them.
+        """
+        rows = self._all
+        if options and options.get("reset_mask") is not None:
+            rows = torch.as_tensor(np.asarray(options["reset_mask"]) if not torch.is_tensor(options["reset_mask"]) else options["reset_mask"])
+            if rows.shape != (self.num_envs,) or rows.dtype != torch.bool:
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {rows.dtype} {tuple(rows.shape)}")
+            rows = rows.to(self.device)
         if seed is not None:
             seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} environments")
             super().reset(seed=int(seeds[0]))  # the base class seeds one np_random from an int
             for row, row_seed in enumerate(seeds):
-                self.episodes.seed(row, row_seed)
-        self.episodes.reset(self._all)
-        self._needs_reset.zero_()
+                if bool(rows[row]) and row_seed is not None:
+                    self.episodes.seed(row, row_seed)
+        self.episodes.reset(rows)
+        self._needs_reset &= ~rows
         zeros = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
-        return self._observation(), self._info(zeros, zeros.float(), zeros)
+        return self._observation(), self._info(self.episodes.lengths.clone(), zeros.float(), zeros.float(), zeros)
 
     def step(self, actions):
         actions = torch.as_tensor(np.asarray(actions) if not torch.is_tensor(actions) else actions)
@@ -172,24 +206,24 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         actions = actions.to(self.device, torch.long)
         resetting = self._needs_reset.clone()  # NEXT_STEP: these rows reset and ignore their action
         stepping = ~resetting
-        rewards, terminated, scores = self.episodes.step(actions, stepping)
-        cfg = self.config
-        counts_rollouts = cfg.reward_mode in ("mc", "shaped")
-        rollouts = torch.where(stepping & ~terminated & counts_rollouts, cfg.rollouts, 0)
+        result = self.episodes.step(actions, stepping)
+        rewards, terminated, scores, q_values = result.rewards, result.terminated, result.scores, result.q_values
+        rollouts = torch.where(stepping & ~terminated, self.config.rollouts, 0)
         truncated = torch.zeros_like(terminated)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self.episodes.reset(resetting)
             self._needs_reset = terminated.clone()
-            info = self._info(self.episodes.lengths.clone(), scores, rollouts)
+            info = self._info(self.episodes.lengths.clone(), scores, q_values, rollouts)
             observation = self._observation()
         else:
             # as Gymnasium's SyncVectorEnv: an ended row shows its new episode's observation and
             # info; the last ones are under final_obs / final_info (D's score is there)
             ended = bool(terminated.any())
-            final_info = self._info(self.episodes.lengths.clone(), scores, rollouts, mask=terminated)
+            final_info = self._info(self.episodes.lengths.clone(), scores, q_values, rollouts, mask=terminated)
             final_obs = self._observation() if ended else None
             self.episodes.reset(terminated)
-            info = self._info(self.episodes.lengths.clone(), torch.zeros_like(scores), rollouts)
+            zeros = torch.zeros_like(scores)
+            info = self._info(self.episodes.lengths.clone(), zeros, torch.where(terminated, zeros, q_values), rollouts)
             if ended:
                 mask = terminated.cpu().numpy()
                 info.update(final_obs=final_obs, _final_obs=mask, final_info=final_info, _final_info=mask)

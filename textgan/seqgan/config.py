@@ -6,6 +6,7 @@ read back on ``--resume``. Presets are partial settings applied before the user'
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +61,16 @@ class SeqGANConfig:
     """K, Monte Carlo rollouts per prefix"""
     rollout_rate: float = 0.8
     """rollout <- rate * rollout + (1 - rate) * generator after each round"""
-    reward_mode: str = "mc"
+    reward_mode: str = "direct"
+    """direct: the reward model's rewards as they fall due; shaped: Q_t - V(s_{t-1}) (needs rollouts)"""
+    gan: str = "seqgan"
+    """the text GAN: its reward model and the agent settings it needs (`textgan train --help` lists them)"""
     agent: str = "reinforce"
-    """reinforce (SeqGAN) or ppo"""
-    adv_lr: float = 0.01
-    baseline: str = "none"
-    """REINFORCE baseline: none (the paper) or mean"""
+    """what trains the generator: reinforce or ppo; its settings are the --<agent>.* flags"""
+    agent_settings: dict = dataclasses.field(default_factory=dict)
+    """per agent, the settings changed from its defaults (set by --<agent>.<setting> flags)"""
+    gan_settings: dict = dataclasses.field(default_factory=dict)
+    """per GAN, the settings changed from its defaults (set by --<gan>.<setting> flags)"""
     # run
     seed: int = 0
     device: str = "auto"
@@ -100,7 +105,7 @@ class SeqGANConfig:
         for name in ["mle_epochs", "d_pretrain_steps", "rounds", "d_steps", "eval_samples"]:
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}", "pass 0 to skip that phase")
-        for name in ["mle_lr", "d_lr", "adv_lr", "grad_clip"]:
+        for name in ["mle_lr", "d_lr", "grad_clip"]:
             if not getattr(self, name) > 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}", "pass a positive number")
         if not 0.0 <= self.rollout_rate <= 1.0:
@@ -117,9 +122,7 @@ class SeqGANConfig:
                 "give one number of maps per filter width",
             )
         choices = {
-            "reward_mode": ("mc", "terminal", "shaped", "constant"),
-            "agent": ("reinforce", "ppo"),
-            "baseline": ("none", "mean"),
+            "reward_mode": ("direct", "shaped"),
             "tokenizer": ("char", "word", "spm"),
             "long_lines": ("drop", "cut"),
         }
@@ -134,7 +137,7 @@ class SeqGANConfig:
 # 50 x 3 D pre-training, 200 rounds of 1 G step + 5 x 3 D epochs.
 PAPER = dict(
     g_embed_dim=32, g_hidden_dim=32, batch_size=64, rollouts=16, mle_epochs=120, d_pretrain_steps=50,
-    d_epochs=3, rounds=200, g_steps=1, d_steps=5, rollout_rate=0.8, mle_lr=0.01, adv_lr=0.01, d_lr=1e-4,
+    d_epochs=3, rounds=200, g_steps=1, d_steps=5, rollout_rate=0.8, mle_lr=0.01, d_lr=1e-4,
 )
 
 # Fits about 15 minutes on 2 CPU cores for the poems corpus and shows both phases working: a
@@ -142,7 +145,7 @@ PAPER = dict(
 DEFAULT = dict(
     g_embed_dim=64, g_hidden_dim=64, batch_size=64, rollouts=8, mle_epochs=6, d_pretrain_steps=3,
     d_epochs=1, num_negatives=5000, rounds=30, g_steps=1, d_steps=1, rollout_rate=0.8, mle_lr=0.01,
-    adv_lr=0.002, d_lr=1e-4, d_num_filters=(50, 100, 100, 100, 100, 50, 50, 50, 50, 50, 80, 80),
+    agent_settings={"reinforce": {"learning_rate": 0.002}}, d_lr=1e-4, d_num_filters=(50, 100, 100, 100, 100, 50, 50, 50, 50, 50, 80, 80),
     checkpoint_every=5,
 )
 
@@ -159,9 +162,10 @@ PRESETS: dict[str, dict[str, Any]] = {"default": DEFAULT, "paper": PAPER, "tiny"
 def preset_values(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}", f"choose one of {', '.join(PRESETS)}")
-    return dict(PRESETS[name])
+    return copy.deepcopy(PRESETS[name])
 
 
 def config_fields() -> list[dataclasses.Field]:
-    """The fields that are command-line settings (the preset is chosen by its own flag)."""
-    return [f for f in dataclasses.fields(SeqGANConfig) if f.name != "preset"]
+    """The fields that are plain command-line settings (the preset is chosen by its own flag;
+    agent and GAN settings come from their own ``--<name>.<setting>`` flags)."""
+    return [f for f in dataclasses.fields(SeqGANConfig) if f.name not in ("preset", "agent_settings", "gan_settings")]

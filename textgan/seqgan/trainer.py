@@ -1,7 +1,9 @@
 """SeqGAN training: MLE pre-training, D pre-training, adversarial rounds.
 
-The trainer wires things together and keeps the books (progress, logs, checkpoints, resume);
-the work is done by the models, the environment, the agent and ``train_discriminator``.
+The trainer is given its agent (what trains the generator, e.g. REINFORCE) and its reward model
+(what scores text, e.g. the CNN discriminator); it keeps the books (progress, logs, checkpoints,
+resume) and runs the phases. The work is done by the models, the environment, the agent and
+``fit_reward_model``. ``textgan.gans.build_trainer`` builds one from a config (what the CLI does).
 Its state between phases is one small dict, ``position`` = {phase, done}, saved with every
 checkpoint so that ``--resume`` continues at the next epoch or round.
 """
@@ -17,13 +19,14 @@ from typing import Any
 import torch
 from gymnasium.vector import AutoresetMode
 
-from textgan.adversarial import train_discriminator
-from textgan.agents import AGENTS
+from textgan.agents.base import Agent
 from textgan.core import RunDir, decode_rng_state, encode_rng_state, load_modules, make_progress, save_modules
 from textgan.core.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
-from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from textgan.models import Generator, GeneratorConfig
+from textgan.rewards.base import RewardModel
+from textgan.rewards.training import fit_reward_model
 from textgan.seqgan.config import SeqGANConfig
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
@@ -44,20 +47,6 @@ def build_generator(config: SeqGANConfig, tokenizer: Tokenizer) -> Generator:
     )
 
 
-def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
-    return Discriminator(
-        DiscriminatorConfig(
-            vocab_size=vocab_size,
-            max_len=max_len,
-            embed_dim=config.d_embed_dim,
-            filter_sizes=config.d_filter_sizes,
-            num_filters=config.d_num_filters,
-            dropout=config.d_dropout,
-            l2_reg=config.d_l2,
-        )
-    )
-
-
 @torch.no_grad()
 def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512) -> float:
     """Mean negative log-likelihood per token (EOS included, padding excluded)."""
@@ -73,7 +62,7 @@ def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512) 
 
 
 class SeqGANTrainer:
-    """Runs (or continues) one SeqGAN run in a run directory.
+    """Runs (or continues) one text-GAN run in a run directory.
 
     Args:
         config: the run's settings (``max_len`` resolved).
@@ -81,6 +70,8 @@ class SeqGANTrainer:
         tokenizer: decodes samples.
         train_tokens, test_tokens: encoded splits ``(N, max_len)``.
         device: where models and the environment live.
+        agent: trains the generator, ``agent.policy`` (e.g. ``ReinforceAgent``).
+        reward_model: scores text in the env; trained in the D phases when it has ``train_step``.
         quiet: no progress bars (tests, logs).
         evaluate: called with the generator after every MLE epoch and adversarial round; the
             numbers it returns (e.g. ``{"nll_oracle": ...}``) join that epoch's log record.
@@ -94,52 +85,46 @@ class SeqGANTrainer:
         train_tokens: torch.Tensor,
         test_tokens: torch.Tensor,
         device: torch.device,
+        agent: Agent,
+        reward_model: RewardModel,
         quiet: bool = False,
         evaluate: Callable[[Generator], dict[str, float]] | None = None,
     ):
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
         self.evaluate = evaluate
-        torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.train_tokens, self.test_tokens = train_tokens.to(device), test_tokens.to(device)
-        max_len = train_tokens.shape[1]
-        self.max_len = max_len
-        self.generator = build_generator(config, tokenizer).to(device)
-        self.discriminator = build_discriminator(config, tokenizer.vocab_size, max_len).to(device)
+        self.max_len = train_tokens.shape[1]
+        self.agent, self.reward_model = agent, reward_model
+        self.generator = agent.policy
         self.mle_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr)
-        agent_cls, agent_config_cls = AGENTS[config.agent]
-        agent_config = agent_config_cls()
-        for name, value in (("learning_rate", config.adv_lr), ("grad_clip", config.grad_clip), ("baseline", config.baseline)):
-            if hasattr(agent_config, name):
-                setattr(agent_config, name, value)
-        self.agent = agent_cls(self.generator, agent_config, seed=config.seed)
         self.envs = SeqGANVectorEnv(
             num_envs=config.batch_size,
             vocab_size=tokenizer.vocab_size,
-            max_len=max_len,
+            max_len=self.max_len,
             reward_mode=config.reward_mode,
-            rollouts=config.rollouts,
+            # Monte Carlo rollouts only for an agent that uses their values (or shaped rewards)
+            rollouts=config.rollouts if (agent.uses_q_values or config.reward_mode == "shaped") else 0,
             device=device,
             bos_id=tokenizer.bos_id,
             eos_id=tokenizer.eos_id,
             pad_id=tokenizer.pad_id,
             autoreset_mode=AutoresetMode.SAME_STEP,
             tensors=True,
+            reward_model=reward_model,
         )
-        self.envs.set_discriminator(self.discriminator)
         self.envs.sync_rollout_policy(self.generator, 0.0)
         self.position: dict[str, Any] = {"phase": "mle", "done": 0}
 
     # -- checkpoints ------------------------------------------------------------------------
 
     def _stateful(self) -> dict[str, Any]:
+        reward_items = self.reward_model.checkpoint_items() if hasattr(self.reward_model, "checkpoint_items") else {}
         return {
             "generator": self.generator,
-            "discriminator": self.discriminator,
             "rollout_policy": self.envs.episodes.rollout_policy,
             "mle_optimizer": self.mle_optimizer,
-            "d_optimizer": self.d_optimizer,
+            **reward_items,
             **{f"agent_{name}": item for name, item in self.agent.checkpoint_items().items()},
         }
 
@@ -155,8 +140,10 @@ class SeqGANTrainer:
         for name in (LATEST, *names):
             save_modules(self.run.checkpoint_path(name), self._stateful(), metadata)
 
-    def load(self, name: str = LATEST) -> None:
-        metadata = load_modules(self.run.checkpoint_path(name), self._stateful(), device=self.device)
+    def load(self, name: str = LATEST, strict: bool = True) -> None:
+        """Continue from checkpoint ``name``; ``strict=False`` skips what it lacks (another GAN's
+        checkpoint: the generator and the random streams carry over, the reward model does not)."""
+        metadata = load_modules(self.run.checkpoint_path(name), self._stateful(), device=self.device, strict=strict)
         self.position = json.loads(metadata["position"])
         self.rng.set_state(decode_rng_state(metadata["rng"]))
         self.agent.generator.set_state(decode_rng_state(metadata["agent_rng"]))
@@ -216,12 +203,14 @@ class SeqGANTrainer:
         self._advance("mle", "after-mle")
 
     def _d_step(self) -> dict[str, float]:
+        """Fresh negatives, then ``d_epochs`` passes of the reward model over real + generated."""
+        if not hasattr(self.reward_model, "train_step"):
+            return {}  # a fixed reward has nothing to learn
         cfg = self.config
         num = cfg.num_negatives or min(len(self.train_tokens), 10_000)
         real = self.train_tokens[torch.randperm(len(self.train_tokens), generator=self.rng)[:num].to(self.device)]
-        return train_discriminator(
-            self.discriminator, self.d_optimizer, real, self.generator, num, cfg.d_epochs, cfg.batch_size, self.rng
-        )
+        fake = self.generator.sample(num, self.max_len, generator=self.rng).to(self.device)
+        return fit_reward_model(self.reward_model, real, fake, cfg.d_epochs, cfg.batch_size, self.rng)
 
     def _d_pretrain_phase(self) -> None:
         cfg = self.config
@@ -255,7 +244,7 @@ class SeqGANTrainer:
             self.position["done"] = round_index + 1
             self._log({"phase": "adversarial", "step": round_index + 1, "nll_test": nll_test, **metrics})
             self.progress.update(
-                task, advance=1, status=_status({**metrics, "nll_test": nll_test}, ("mean_reward", "d_accuracy", "nll_test"))
+                task, advance=1, status=_status({**metrics, "nll_test": nll_test}, ("final_reward", "d_accuracy", "nll_test"))
             )
             if (round_index + 1) % cfg.checkpoint_every == 0:
                 self.save(f"round-{round_index + 1:04d}")

@@ -1,0 +1,157 @@
+"""A text GAN is a reward model plus an agent: the family's one registry entry type, and the
+composition root that turns a run's settings into a trainer.
+
+Each family member is a :class:`GAN`: how to build its reward model from the run's settings, the
+settings of its own (a dataclass; each field is a ``--<gan>.<field>`` flag), and which agent
+settings it needs changed from the agent's defaults (e.g. MaliGAN's REINFORCE sums its rewards
+instead of reading Monte Carlo values). Everything else — the env, the agents, the trainer, the
+checkpoints — is shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from textgan.agents import AGENTS
+from textgan.agents.base import Agent
+from textgan.core import RunDir
+from textgan.data import Tokenizer
+from textgan.errors import UserError
+from textgan.models import Discriminator, DiscriminatorConfig, Generator
+from textgan.rewards.base import RewardModel
+from textgan.seqgan.config import SeqGANConfig
+from textgan.seqgan.trainer import SeqGANTrainer, build_generator
+
+
+@dataclass
+class RewardContext:
+    """What a GAN's reward model may be built from."""
+
+    config: SeqGANConfig
+    settings: Any
+    """the GAN's own settings (an instance of ``GAN.settings``), or None"""
+    vocab_size: int
+    max_len: int
+    real_tokens: torch.Tensor
+    """``(N, max_len)`` the training split, for reward models that compare with real text"""
+    pad_id: int
+    eos_id: int | None
+    bos_id: int
+    device: torch.device
+
+
+@dataclass(frozen=True)
+class GAN:
+    """One member of the family."""
+
+    name: str
+    description: str
+    build_reward: Callable[[RewardContext], RewardModel]
+    settings: type | None = None
+    agent_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """per agent name, settings that differ from the agent's own defaults"""
+
+
+def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
+    """SeqGAN's CNN + highway discriminator at the run's sizes (``--d-*`` flags)."""
+    return Discriminator(
+        DiscriminatorConfig(
+            vocab_size=vocab_size,
+            max_len=max_len,
+            embed_dim=config.d_embed_dim,
+            filter_sizes=config.d_filter_sizes,
+            num_filters=config.d_num_filters,
+            dropout=config.d_dropout,
+            l2_reg=config.d_l2,
+        )
+    )
+
+
+def _settings_object(cls: type, values: dict[str, Any], flag_prefix: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        flags = ", ".join(f"--{flag_prefix}.{n.replace('_', '-')}" for n in unknown)
+        raise UserError(f"unknown setting {flags}", f"see 'textgan train --help' for the --{flag_prefix}.* settings")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"--{flag_prefix}.*: {error}", "see 'textgan train --help'") from None
+
+
+def agent_settings(config: SeqGANConfig, gan: GAN) -> Any:
+    """The agent's settings object: its defaults, then the GAN's, then the run's changes."""
+    _, settings_cls = AGENTS[config.agent]
+    values = {**gan.agent_defaults.get(config.agent, {}), **config.agent_settings.get(config.agent, {})}
+    return _settings_object(settings_cls, values, config.agent)
+
+
+def gan_settings(config: SeqGANConfig, gan: GAN) -> Any:
+    if gan.settings is None:
+        return None
+    return _settings_object(gan.settings, config.gan_settings.get(gan.name, {}), gan.name)
+
+
+def check_settings(config: SeqGANConfig) -> None:
+    """Raise UserError for an unknown GAN or agent, or settings given to one not chosen."""
+    from textgan.gans import GANS
+
+    if config.gan not in GANS:
+        raise UserError(f"--gan {config.gan!r} is not known", f"choose one of {', '.join(GANS)}")
+    if config.agent not in AGENTS:
+        raise UserError(f"--agent {config.agent!r} is not known", f"choose one of {', '.join(AGENTS)}")
+    for kind, chosen, given in (("agent", config.agent, config.agent_settings), ("gan", config.gan, config.gan_settings)):
+        for name, values in given.items():
+            if name != chosen and values:
+                raise UserError(
+                    f"--{name}.* settings were given but --{kind} is {chosen}", f"pass --{kind} {name}, or drop those flags"
+                )
+    gan = GANS[config.gan]
+    agent_settings(config, gan)
+    gan_settings(config, gan)
+
+
+def build_agent(config: SeqGANConfig, generator: Generator) -> Agent:
+    from textgan.gans import GANS
+
+    agent_cls, _ = AGENTS[config.agent]
+    return agent_cls(generator, agent_settings(config, GANS[config.gan]), seed=config.seed)
+
+
+def build_reward_model(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device) -> RewardModel:
+    from textgan.gans import GANS
+
+    gan = GANS[config.gan]
+    context = RewardContext(
+        config=config, settings=gan_settings(config, gan), vocab_size=tokenizer.vocab_size, max_len=train_tokens.shape[1],
+        real_tokens=train_tokens.to(device), pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id, bos_id=tokenizer.bos_id,
+        device=device,
+    )  # fmt: skip
+    return gan.build_reward(context)
+
+
+def build_trainer(
+    config: SeqGANConfig,
+    run: RunDir,
+    tokenizer: Tokenizer,
+    train_tokens: torch.Tensor,
+    test_tokens: torch.Tensor,
+    device: torch.device,
+    quiet: bool = False,
+    evaluate: Callable[[Generator], dict[str, float]] | None = None,
+) -> SeqGANTrainer:
+    """The trainer a run's settings describe: its generator, agent and reward model built here."""
+    check_settings(config)
+    torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
+    generator = build_generator(config, tokenizer).to(device)
+    reward_model = build_reward_model(config, tokenizer, train_tokens, device)
+    agent = build_agent(config, generator)
+    return SeqGANTrainer(
+        config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
+        quiet=quiet, evaluate=evaluate,
+    )  # fmt: skip

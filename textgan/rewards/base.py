@@ -1,0 +1,195 @@
+"""What may score text: the reward-model protocol, and the one place its outputs are checked.
+
+A reward model turns generated token sequences into rewards. The env calls ``score`` with
+``(G, N, T)`` token ids: ``G`` groups of ``N`` sequences that are scored *together*, so a
+batch-aware model (MaliGAN) may normalise within each group. What a group is:
+
+- the ``N`` sequences that end at the same env step (the whole batch when every episode runs to
+  ``max_len``), scored as one group (``G = 1``);
+- in Monte Carlo rollouts, group ``k`` holds rollout ``k`` of every prefix being valued, so each
+  group is one batch of sequences sampled from the rollout policy (``G = K``).
+
+``score`` returns ``(G, N)`` for a sequence-level model (one score per finished sequence) or
+``(G, N, T)`` for a token-level one (``dense = True``: the reward of each token; it must be
+causal, the reward of token ``t`` depending on tokens ``1..t`` only, because the env pays it as
+soon as the token is written; positions after a sequence's end are ignored).
+
+Anything that scores text is adapted by :func:`as_reward_model`:
+
+- an object with ``score`` (this protocol) is used as it is;
+- an object with ``prob_real(tokens (N, T)) -> (N,)`` (the SeqGAN discriminator, the copy task's
+  target) scores ``prob_real`` in ``[0, 1]``;
+- a plain callable ``f(tokens (N, T)) -> (N,)`` (or ``(N, T)`` with ``dense=True``) is a fixed
+  reward; give its range if it is not ``[0, 1]``: ``CallableReward(f, reward_range=(-1, 1))``.
+
+Examples:
+    >>> model = as_reward_model(lambda tokens: (tokens == 3).float().sum(dim=1) / 4, vocab_size=8)
+    >>> model.score(torch.tensor([[[3, 3, 0], [1, 3, 0]]])).tolist()
+    [[0.5, 0.25]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    """Scores ``(G, N, T)`` groups of sequences; see the module docstring."""
+
+    vocab_size: int | None
+    """the vocabulary it scores (checked against the env's); None: any"""
+    max_len: int | None
+    """the longest sequences it can score; shorter ones are padded to it by the env's caller"""
+    dense: bool
+    """True: one reward per token ``(G, N, T)``; False: one per sequence ``(G, N)``"""
+    reward_range: tuple[float, float]
+    """the values ``score`` may return (checked on its first call)"""
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TrainableRewardModel(RewardModel, Protocol):
+    """A reward model with its own training step (the discriminator's side of the game)."""
+
+    def train_step(self, tokens: torch.Tensor, is_real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimiser step on a minibatch ``(n, T)`` of real (``is_real``) and generated rows.
+
+        Returns 0-d tensors (e.g. ``{"d_loss": ...}``), averaged over the epoch by the caller.
+        """
+        ...
+
+    def evaluate(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        """Numbers worth logging after training on ``real`` and ``fake`` (e.g. accuracy)."""
+        ...
+
+    def checkpoint_items(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
+        """Everything to save and restore (networks and optimiser)."""
+        ...
+
+
+class CallableReward:
+    """A fixed reward from a plain function of ``(N, T)`` token ids.
+
+    Args:
+        fn: ``(N, T) -> (N,)`` scores, or ``(N, T) -> (N, T)`` token rewards with ``dense=True``.
+        vocab_size: the vocabulary it expects (None: any).
+        max_len: the width it expects (None: any).
+        reward_range: the values it returns.
+        dense: per-token rewards (must be causal).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        vocab_size: int | None = None,
+        max_len: int | None = None,
+        reward_range: tuple[float, float] = (0.0, 1.0),
+        dense: bool = False,
+    ):
+        self.fn, self.vocab_size, self.max_len, self.dense = fn, vocab_size, max_len, dense
+        self.reward_range = (float(reward_range[0]), float(reward_range[1]))
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
+        groups, n, width = tokens.shape
+        with torch.no_grad():
+            out = torch.as_tensor(self.fn(tokens.reshape(groups * n, width)))
+        expected = (groups * n, width) if self.dense else (groups * n,)
+        if tuple(out.shape) != expected:
+            kind = "(N, T) token rewards" if self.dense else "(N,) one score per sequence"
+            raise ValueError(
+                f"the reward function returned shape {tuple(out.shape)} for {groups * n} sequences of "
+                f"{width} tokens; it must return {kind}"
+            )
+        return out.reshape(groups, n, *out.shape[1:])
+
+
+class ProbRealReward:
+    """``prob_real(tokens)`` of a discriminator-like object as a sequence score in ``[0, 1]``.
+
+    Args:
+        model: anything with ``prob_real(tokens (N, T)) -> (N,)`` (and ``config.max_len``).
+        log: score ``log P(real)`` instead (range ``[log 1e-8, 0]``).
+    """
+
+    dense = False
+
+    def __init__(self, model: Any, log: bool = False):
+        self.model, self.log = model, log
+        self.vocab_size = getattr(model, "vocab_size", None)
+        self.max_len = getattr(getattr(model, "config", None), "max_len", None)
+        self.reward_range = (math.log(1e-8), 0.0) if log else (0.0, 1.0)
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
+        groups, n, width = tokens.shape
+        probs = self.model.prob_real(pad_to(tokens.reshape(groups * n, width), self.max_len)).view(groups, n)
+        return probs.clamp_min(1e-8).log() if self.log else probs
+
+
+def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
+    """Adapt whatever scores text to the protocol (see the module docstring)."""
+    if isinstance(model, RewardModel):
+        return model
+    if hasattr(model, "prob_real"):
+        return ProbRealReward(model)
+    if callable(model):
+        return CallableReward(model, vocab_size=vocab_size)
+    raise TypeError(
+        f"cannot score text with a {type(model).__name__}: give an object with score(tokens) "
+        "(textgan.rewards.RewardModel), one with prob_real(tokens), or a function of (N, T) token ids"
+    )
+
+
+def pad_to(tokens: torch.Tensor, width: int | None, pad_id: int = 0) -> torch.Tensor:
+    """Right-pad ``(N, T)`` to ``width`` columns (a model built for longer sequences sees PAD)."""
+    if width is None or tokens.shape[-1] >= width:
+        return tokens
+    return torch.nn.functional.pad(tokens, (0, width - tokens.shape[-1]), value=pad_id)
+
+
+def check_reward_model(model: RewardModel, vocab_size: int, max_len: int) -> None:
+    """Raise ValueError when ``model`` cannot score the env's sequences."""
+    for name in ("dense", "reward_range", "score"):
+        if not hasattr(model, name):
+            raise TypeError(f"the reward model has no {name!r}; see textgan.rewards.RewardModel")
+    if model.vocab_size is not None and model.vocab_size != vocab_size:
+        raise ValueError(f"the reward model's vocabulary has {model.vocab_size} tokens but the env's has {vocab_size}")
+    if model.max_len is not None and model.max_len < max_len:
+        raise ValueError(
+            f"the reward model scores sequences of at most {model.max_len} tokens but the env's are {max_len} long; "
+            f"build it with max_len >= {max_len}"
+        )
+    low, high = model.reward_range
+    if not (low <= high) or math.isnan(low) or math.isnan(high):
+        raise ValueError(f"the reward model's reward_range {model.reward_range} is not an interval")
+
+
+def checked_scores(model: RewardModel, tokens: torch.Tensor, scores: torch.Tensor, values: bool) -> torch.Tensor:
+    """``scores`` of ``tokens (G, N, T)`` as float32, after checking shape and dtype (always,
+    no device wait) and, when ``values``, finiteness and range (one wait for the device)."""
+    groups, n, width = tokens.shape
+    expected = (groups, n, width) if model.dense else (groups, n)
+    if not torch.is_tensor(scores) or tuple(scores.shape) != expected:
+        shape = tuple(scores.shape) if torch.is_tensor(scores) else type(scores).__name__
+        kind = "one reward per token" if model.dense else "one score per sequence"
+        raise ValueError(f"the reward model returned {shape} for {groups}x{n} sequences; expected {expected} ({kind})")
+    if not scores.dtype.is_floating_point:
+        raise ValueError(f"the reward model returned {scores.dtype} scores; return floating-point numbers")
+    scores = scores.to(torch.float32)
+    if values:
+        low, high = model.reward_range
+        finite = torch.isfinite(scores)
+        if not bool(finite.all()):
+            raise ValueError("the reward model returned NaN or infinite scores; check its inputs and weights")
+        tolerance = 1e-5 * max([1.0] + [abs(v) for v in (low, high) if math.isfinite(v)])
+        if bool((scores < low - tolerance).any()) or bool((scores > high + tolerance).any()):
+            raise ValueError(
+                f"the reward model returned scores in [{float(scores.min()):.4g}, {float(scores.max()):.4g}], "
+                f"outside its reward_range {model.reward_range}; fix the model or declare its range"
+            )
+    return scores
