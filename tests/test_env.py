@@ -381,7 +381,7 @@ def test_make_and_make_vec_through_the_registry():
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     obs, _ = envs.reset(seed=0)
     assert obs["tokens"].shape == (4, 4) and obs["tokens"].dtype == np.int64
-    default = gym.make(ENV_ID)  # `make` alone gives a working env: untrained D, uniform policy
+    default = gym.make(ENV_ID, rollouts=2)  # `make` alone gives a working env: untrained D, uniform policy
     default.reset(seed=0)
     assert 0.0 < default.step(7)[4]["q_value"] < 1.0
     register_envs()  # a second registration changes nothing

@@ -33,8 +33,8 @@ class EnvConfig:
     reward_mode: str = "direct"
     """direct: the reward model's rewards as they fall due (a sequence's score when it ends, a
     token's reward when it is written); shaped: Q_t - V(s_{t-1}), dense and with the same optimum"""
-    rollouts: int = 16
-    """K, Monte Carlo rollouts per prefix for the action values (0: no rollouts)"""
+    rollouts: int = 0
+    """K, Monte Carlo rollouts per prefix for the action values (0: none; SeqGAN uses 16)"""
     bos_id: int = 1
     eos_id: int | None = 2
     pad_id: int = 0

@@ -92,7 +92,7 @@ class SeqGANEnv(gym.Env):
         vocab_size: int | None = None,
         max_len: int | None = None,
         reward_mode: str = "direct",
-        rollouts: int = 16,
+        rollouts: int = 0,
         device: str | torch.device = "cpu",
         observation: str = "dict",
         reward_model=None,

@@ -16,6 +16,7 @@ from textgan.rewards.constant import ConstantReward
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.dpgan import DPGANReward
 from textgan.rewards.maligan import MaliGANReward
+from textgan.rewards.rankgan import RankGANReward
 from textgan.rewards.training import fit_reward_model
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DiscriminatorReward",
     "DPGANReward",
     "MaliGANReward",
+    "RankGANReward",
     "ProbRealReward",
     "RewardModel",
     "TrainableRewardModel",
