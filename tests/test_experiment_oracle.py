@@ -6,9 +6,20 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from textgan.commands.experiment import VARIANTS, OracleExperiment, run_oracle_experiment
+from textgan.commands.experiment import (
+    DEFAULT_GANS,
+    OracleExperiment,
+    label,
+    load_generator,
+    matched_temperature,
+    run_oracle_experiment,
+    seed_data,
+)
 from textgan.errors import UserError
+from textgan.metrics import nll_test
+from textgan.models import Generator, GeneratorConfig
 from textgan.models.oracle import Oracle
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -16,6 +27,7 @@ TINY = dict(
     mle_epochs=2, rounds=2, d_pretrain_steps=1, num_negatives=16, batch_size=8, rollouts=2, g_embed_dim=8,
     g_hidden_dim=8, d_embed_dim=8, d_filter_sizes=(2, 3), d_num_filters=(4, 4),
 )
+GANS = ("seqgan", "maligan", "dpgan", "constant")
 
 
 @pytest.fixture(autouse=True)
@@ -26,40 +38,124 @@ def _one_thread(one_torch_thread):
 def tiny_experiment(**changes) -> OracleExperiment:
     values = dict(
         seeds=(0, 1), preset="small", num_train=48, num_test=16, eval_samples=32, curve_samples=16,
-        sweep_samples=16, temperatures=(0.9, 1.0), overrides=dict(TINY),
+        sweep_samples=16, temperatures=(0.9, 1.0), overrides=dict(TINY), gans=GANS,
     )
     return OracleExperiment(**{**values, **changes})
+
+
+def generator_tensors(path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith(("generator/", "rollout_policy/"))}
+
+
+def test_default_gans_are_todays_experiment():
+    assert OracleExperiment().gans == DEFAULT_GANS == ("seqgan", "constant")
+    assert "gans" in OracleExperiment().settings()
+    assert label("seqgan") == "SeqGAN" and label("rankgan") == "RankGAN" and label("after_mle") == "MLE pre-trained"
 
 
 def test_oracle_experiment_end_to_end(tmp_path, capsys):
     oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
     out = tmp_path / "exp"
-    results = run_oracle_experiment(tiny_experiment(), out, torch.device("cpu"), quiet=True, oracle=oracle)
+    experiment = tiny_experiment()
+    results = run_oracle_experiment(experiment, out, torch.device("cpu"), quiet=True, oracle=oracle)
     assert results["seeds"] == [0, 1] and results["schedule"]["mle_epochs"] == 2
-    for variant in ("after_mle", *VARIANTS):
-        stats = results["rows"][variant]["nll_oracle"]
-        assert stats["n"] == 2 and 0 < stats["mean"] < 20 and stats["std"] >= 0
-    summary = json.loads((out / "seed-0" / "summary.json").read_text())
-    # epochs 1-2 of MLE shared, then 2 rounds or 2 more MLE epochs each
-    for variant in VARIANTS:
-        assert [epoch for epoch, _ in summary["curves"][variant]] == [1, 2, 3, 4], variant
-    assert summary["curves"]["seqgan"][:2] == summary["curves"]["mle"][:2] == summary["curves"]["constant"][:2]
-    # the constant-reward run trained no D; the SeqGAN run did
-    constant_log = (out / "seed-0" / "constant" / "metrics.jsonl").read_text()
-    assert "d_loss" not in constant_log and "d_loss" in (out / "seed-0" / "seqgan" / "metrics.jsonl").read_text()
-    assert [p["temperature"] for p in summary["sweep"]["after_mle"]] == [0.9, 1.0]
+    for name in ("after_mle", "mle", *GANS):
+        for metric in ("nll_oracle", "nll_test"):
+            stats = results["rows"][name][metric]
+            assert stats["n"] == 2 and 0 < stats["mean"] < 20 and stats["std"] >= 0, (name, metric)
+    seed0 = out / "seed-0"
+    summary = json.loads((seed0 / "summary.json").read_text())
+    # epochs 1-2 of the shared MLE pre-training, then 2 rounds or 2 more MLE epochs each
+    for name in ("mle", *GANS):
+        assert [epoch for epoch, _ in summary["curves"][name]] == [1, 2, 3, 4], name
+        assert summary["curves"][name][:2] == summary["curves"]["mle"][:2], name
+    # every GAN started from the one after-mle generator (and rollout policy): D pre-training
+    # leaves the generator alone, so its after-d-pretrain checkpoint still holds exactly that one
+    shared = generator_tensors(seed0 / "pretrain" / "checkpoints" / "after-mle.safetensors")
+    assert shared
+    for gan in GANS:
+        start = generator_tensors(seed0 / gan / "checkpoints" / "after-d-pretrain.safetensors")
+        assert start.keys() == shared.keys() and all(torch.equal(start[k], shared[k]) for k in shared), gan
+        final = generator_tensors(seed0 / gan / "checkpoints" / "final.safetensors")
+        assert not all(torch.equal(final[k], shared[k]) for k in shared), f"{gan} did not train"
+    # the constant-reward run trained and saved no reward model; the SeqGAN run did
+    constant_log = (seed0 / "constant" / "metrics.jsonl").read_text()
+    assert "d_loss" not in constant_log and "d_pretrain" not in constant_log
+    assert "d_loss" in (seed0 / "seqgan" / "metrics.jsonl").read_text()
+    constant_keys = set(load_file(str(seed0 / "constant" / "checkpoints" / "final.safetensors")))
+    seqgan_keys = set(load_file(str(seed0 / "seqgan" / "checkpoints" / "final.safetensors")))
+    assert constant_keys < seqgan_keys
+    assert all(k.split("/")[0] in ("generator", "rollout_policy", "mle_optimizer") or k.startswith("agent_") for k in constant_keys)
+
+    # MLE at the matched temperature: recomputed here, its NLL-test is the GAN's
+    matches = 0
+    for seed in (0, 1):
+        s = json.loads((out / f"seed-{seed}" / "summary.json").read_text())
+        _, test = seed_data(experiment, oracle, seed)
+        better = min(("after_mle", "mle"), key=lambda name: s["final"][name]["nll_test"])
+        for gan in GANS:
+            match = s["matched"][gan]
+            assert match["source"] == better and match["target_nll_test"] == s["final"][gan]["nll_test"]
+            if match["temperature"] is None:
+                continue
+            matches += 1
+            assert 0.5 <= match["temperature"] <= 2.0
+            source = load_generator(experiment, oracle, seed, out / f"seed-{seed}", better)
+            assert nll_test(source, test, temperature=match["temperature"]) == pytest.approx(match["target_nll_test"], abs=1e-4)
+            assert match["nll_test"] == pytest.approx(match["target_nll_test"], abs=1e-4)
+    assert matches > 0
+    for gan in GANS:
+        row = results["matched"][gan]
+        assert len(row["matched_seeds"]) == (row["temperature"] or {"n": 0})["n"]
+
+    assert set(summary["sweep"]) == {"after_mle", "mle", *GANS}
+    assert [p["temperature"] for p in summary["sweep"]["dpgan"]] == [0.9, 1.0]
     assert json.loads((out / "seed-1" / "summary.json").read_text())["sweep"] == {}  # first seed only
     for name in ("nll_oracle.png", "quality_diversity.png"):
         assert (out / name).read_bytes().startswith(PNG_MAGIC)
     markdown = (out / "results.md").read_text()
-    assert "| SeqGAN (2 MLE epochs + 2 rounds) |" in markdown and "Temperature sweep" in markdown
+    for gan in GANS:
+        assert f"| {label(gan)} (2 MLE epochs + 2 rounds) |" in markdown, gan
+        assert f"at {label(gan)}'s NLL-test |" in markdown, gan
+    assert "| MLE (4 epochs) |" in markdown and "Temperature sweep" in markdown
     assert torch.equal(Oracle.load(out / "oracle.npz").Wo, oracle.Wo)
 
     # finished seeds are reused: the same numbers, nothing trained again
     capsys.readouterr()
     again = run_oracle_experiment(tiny_experiment(), out, torch.device("cpu"), quiet=True, oracle=oracle)
-    assert "seed 0: reusing" in capsys.readouterr().out
-    assert again["rows"] == results["rows"]
+    printed = capsys.readouterr().out
+    assert "seed 0: reusing" in printed and "seed 1: reusing" in printed
+    assert again["rows"] == results["rows"] and again["matched"] == results["matched"]
 
     with pytest.raises(UserError, match="other settings .*curve_samples"):
         run_oracle_experiment(tiny_experiment(curve_samples=8), out, torch.device("cpu"), quiet=True, oracle=oracle)
+    with pytest.raises(UserError, match=r"other settings \(gans\)"):
+        run_oracle_experiment(tiny_experiment(gans=("seqgan",)), out, torch.device("cpu"), quiet=True, oracle=oracle)
+
+
+def test_matched_temperature_finds_the_tempered_nll_test():
+    torch.manual_seed(0)
+    generator = Generator(GeneratorConfig(vocab_size=12, embed_dim=6, hidden_dim=6, bos_id=0, eos_id=None))
+    with torch.no_grad():
+        generator.output.weight.mul_(20)  # sharp enough that temperature matters
+    test = generator.sample(20, 6, generator=torch.Generator().manual_seed(1))
+    for temperature in (0.7, 1.6):
+        target = nll_test(generator, test, temperature=temperature)
+        found = matched_temperature(generator, test, target)
+        assert found is not None and nll_test(generator, test, temperature=found) == pytest.approx(target, abs=1e-5)
+    low_side = matched_temperature(generator, test, nll_test(generator, test, temperature=0.7))
+    assert low_side == pytest.approx(0.7, abs=1e-3)  # the sharper side first
+    # below the minimum over temperatures, or beyond what [0.5, 2] reaches: no match, no extrapolation
+    assert matched_temperature(generator, test, 0.0) is None
+    far = max(nll_test(generator, test, temperature=t) for t in (0.5, 2.0)) + 1.0
+    assert matched_temperature(generator, test, far) is None
+
+
+def test_unknown_gan_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from textgan.cli import main
+
+    out = tmp_path / "out"
+    assert main(["experiment", "oracle", "--gans", "seqgan", "nogan", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--gans" in err and "rankgan" in err
+    assert not out.exists()

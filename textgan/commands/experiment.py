@@ -1,23 +1,29 @@
-"""``textgan experiment oracle``: SeqGAN's synthetic-data experiment (Yu et al. 2017, section 5).
+"""``textgan experiment oracle``: SeqGAN's synthetic-data experiment (Yu et al. 2017, section 5),
+and the comparison of the GAN family on it (``--gans seqgan maligan rankgan dpgan constant``).
 
 An oracle LSTM — the paper's own (``--oracle NPZ``) or a seeded random one — writes 10,000
-training sequences of 20 tokens. For each seed, three generators continue from one shared MLE
-pre-training (so they differ only in what follows it, and the comparison is paired):
+training sequences of 20 tokens. For each seed, MLE pre-training runs once (``pretrain``) and
+every other model continues from its ``after-mle`` checkpoint — the same generator, optimiser and
+random streams — so they differ only in what follows it, and the comparison is paired:
 
-- ``mle``: MLE continued for as many epochs as the others have adversarial rounds;
-- ``seqgan``: D pre-training, then adversarial rounds with Monte Carlo rewards from D;
-- ``constant``: the same policy-gradient rounds with a constant reward of 1 per token and no D
-  (the ablation: how much of SeqGAN's gain needs the discriminator at all).
+- ``mle``: MLE continued for as many epochs as the GANs have adversarial rounds;
+- each GAN of ``--gans`` (default ``seqgan constant``): its own D pre-training, then adversarial
+  rounds with its reward model; ``constant`` is the ablation with SeqGAN's estimator and a constant
+  reward of 1 per token, so it pre-trains and trains no D (how much of the gain needs D at all).
 
 Each is scored by NLL-oracle on 10,000 of its samples (the paper's measure) and NLL-test on
-held-out oracle data; the report gives mean ± std over seeds, NLL-oracle against epoch for all of
-them in one PNG, and a temperature sweep of NLL-oracle (quality) against NLL-test (diversity).
+held-out oracle data. Beside each GAN stands MLE at the matched temperature (Caccia et al. 2018):
+the temperature at which the better MLE model (pre-trained or continued, whichever has the lower
+NLL-test at temperature 1) has the GAN's NLL-test, and that model's NLL-oracle there. The report
+gives mean ± std over seeds, NLL-oracle against epoch for all models in one PNG, and a
+temperature sweep of NLL-oracle (quality) against NLL-test (diversity), one curve per model.
 
 Layout of ``--out``::
 
     experiment.json                settings (a rerun into the same folder must match them)
     oracle.npz                     the oracle (written when it is a random one)
-    seed-<s>/{seqgan,constant,mle}/  run directories (metrics.jsonl, checkpoints, samples)
+    seed-<s>/pretrain/             the shared MLE pre-training (run directory)
+    seed-<s>/{mle,<gan>...}/       run directories (metrics.jsonl, checkpoints, samples)
     seed-<s>/summary.json          that seed's final numbers and curves (a finished seed is reused)
     results.json, results.md       the tables; nll_oracle.png, quality_diversity.png
 """
@@ -45,13 +51,19 @@ from textgan.models import Generator
 from textgan.models.discriminator import PAPER_NUM_FILTERS
 from textgan.models.oracle import START_TOKEN, Oracle
 from textgan.seqgan.config import PAPER, SeqGANConfig
-from textgan.gans import build_trainer
+from textgan.gans import GANS, build_trainer
 from textgan.seqgan.trainer import SeqGANTrainer, build_generator
 
-VARIANTS = ("mle", "seqgan", "constant")
-# The sweep also takes the shared pre-trained model: the GAN variants' own starting point.
-SWEPT = ("after_mle", *VARIANTS)
-LABELS = {"after_mle": "MLE pre-trained", "mle": "MLE", "seqgan": "SeqGAN", "constant": "constant reward (no D)"}
+DEFAULT_GANS = ("seqgan", "constant")
+# Short labels for tables and plots; a GAN not listed gets its description up to the first colon.
+GAN_LABELS = {
+    "seqgan": "SeqGAN", "maligan": "MaliGAN", "rankgan": "RankGAN", "dpgan": "DPGAN", "constant": "constant reward, no D",
+}
+BASE_LABELS = {"after_mle": "MLE pre-trained", "mle": "MLE"}
+# GANs that learn no reward model: no D pre-training and no D steps in their rounds.
+FIXED_REWARD = ("constant",)
+# The range searched for MLE's matched temperature (Caccia et al.); no match in it is reported as none.
+MATCH_RANGE = (0.5, 2.0)
 # Samples for the per-epoch curve use one fixed random stream, so epochs differ by the model only.
 CURVE_SEED, FINAL_SEED = 12345, 54321
 
@@ -66,9 +78,24 @@ SMALL_EXPERIMENT = dict(
     d_num_filters=tuple(n // 2 for n in PAPER_NUM_FILTERS),
 )
 EXPERIMENT_PRESETS = {"paper": PAPER_EXPERIMENT, "small": SMALL_EXPERIMENT}
-PUBLISHED = {  # SeqGAN paper, Table 1 and the text (../shared/BENCHMARKS.md)
-    "random_init": 10.310, "mle": 9.038, "seqgan": 8.736, "oracle": 5.75,
+PUBLISHED = {  # NLL-oracle, paper schedule: SeqGAN paper Table 1 and text; RelGAN paper Table 1 (RankGAN)
+    "random_init": 10.310, "mle": 9.038, "seqgan": 8.736, "rankgan": 8.247, "oracle": 5.75,
 }
+
+
+def label(name: str) -> str:
+    """A short name for a model key: after_mle, mle, or a GAN's name."""
+    if name in BASE_LABELS:
+        return BASE_LABELS[name]
+    if name in GAN_LABELS:
+        return GAN_LABELS[name]
+    head = GANS[name].description.split(":")[0].strip() if name in GANS else ""
+    return head if head and len(head) <= 24 else name
+
+
+def swept(gans) -> tuple[str, ...]:
+    """The models of the temperature sweep: the shared pre-trained one, MLE and each GAN."""
+    return ("after_mle", "mle", *gans)
 
 
 @dataclass
@@ -93,6 +120,8 @@ class OracleExperiment:
     sweep_samples: int = 2_000
     """samples per temperature of the quality-diversity sweep (first seed only)"""
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    gans: tuple[str, ...] = DEFAULT_GANS
+    """the GANs compared (names of ``textgan.gans.GANS``), each from the same MLE pre-training"""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """SeqGAN settings changed from the preset (e.g. mle_epochs)"""
 
@@ -128,13 +157,17 @@ def add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     kinds = parser.add_subparsers(dest="experiment", required=True, parser_class=OneLineParser)
     oracle = kinds.add_parser(
         "oracle",
-        help="SeqGAN's synthetic experiment: MLE vs SeqGAN vs constant reward, NLL-oracle",
-        description="SeqGAN's synthetic-data experiment: an oracle LSTM makes the data; MLE, SeqGAN and the "
-        "constant-reward ablation are scored by NLL-oracle over seeds.",
+        help="SeqGAN's synthetic experiment: MLE vs the GANs (default SeqGAN and constant reward), NLL-oracle",
+        description="SeqGAN's synthetic-data experiment: an oracle LSTM makes the data; MLE and each GAN of --gans, "
+        "all from one MLE pre-training per seed, are scored by NLL-oracle and NLL-test over seeds, each GAN beside "
+        "MLE at the temperature that matches its NLL-test.",
     )
     oracle.add_argument("--oracle", default=None, metavar="NPZ", help="the oracle (e.g. ../shared/data/oracle/seqgan_oracle_lstm.npz); default: a seeded random one")
     oracle.add_argument("--oracle-seed", type=int, default=0, help="seed of the random oracle")
     oracle.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    oracle.add_argument("--gans", nargs="+", choices=list(GANS), default=list(DEFAULT_GANS), metavar="NAME",
+                        help=f"the GANs to compare, each from the same MLE pre-training ({', '.join(GANS)}; "
+                        f"default: {' '.join(DEFAULT_GANS)})")
     oracle.add_argument("--preset", choices=sorted(EXPERIMENT_PRESETS), default="paper",
                         help="paper (the paper's schedule: hours on a CPU) or small (a reduced schedule)")
     oracle.add_argument("--out", default=None, help="output folder (default runs/oracle-<time>); finished seeds in it are reused")
@@ -157,7 +190,7 @@ def oracle_command(args: argparse.Namespace) -> int:
     experiment = OracleExperiment(
         oracle=args.oracle, oracle_seed=args.oracle_seed, seeds=tuple(dict.fromkeys(args.seeds)), preset=args.preset,
         eval_samples=args.eval_samples, curve_samples=args.curve_samples, sweep_samples=args.sweep_samples,
-        temperatures=tuple(args.temperatures), overrides=overrides,
+        temperatures=tuple(args.temperatures), gans=tuple(dict.fromkeys(args.gans)), overrides=overrides,
     )
     for name in ("eval_samples", "curve_samples", "sweep_samples"):
         if getattr(experiment, name) < 1:
@@ -179,6 +212,9 @@ def run_oracle_experiment(
     it is saved to ``out/oracle.npz`` as a random oracle is.
     """
     show = console()
+    unknown = [g for g in experiment.gans if g not in GANS]
+    if unknown or not experiment.gans:
+        raise UserError(f"unknown GAN(s) {', '.join(unknown) or '(none given)'}", f"choose from {', '.join(GANS)}")
     from_file = oracle is None and experiment.oracle is not None
     if oracle is None:
         oracle = Oracle.load(experiment.oracle) if from_file else Oracle.random(seed=experiment.oracle_seed)
@@ -199,7 +235,7 @@ def run_oracle_experiment(
         write_json_atomic(path, summary)
         summaries.append(summary)
         show.print(f"seed {seed} done in {summary['seconds']:.0f} s: " + ", ".join(
-            f"{LABELS[v]} {summary['final'][v]['nll_oracle']:.3f}" for v in VARIANTS))
+            f"{label(v)} {summary['final'][v]['nll_oracle']:.3f}" for v in ("mle", *experiment.gans)))
     oracle_nll = oracle.nll(oracle.sample(experiment.eval_samples, generator=torch.Generator().manual_seed(FINAL_SEED)))
     results = _aggregate(experiment, summaries, oracle_nll)
     write_json_atomic(out / "results.json", results)
@@ -208,7 +244,8 @@ def run_oracle_experiment(
     if results["sweep"]:
         points = results["sweep"]["points"]
         plot_series(
-            {LABELS[v]: ([p["nll_test"] for p in points[v]], [p["nll_oracle"] for p in points[v]]) for v in SWEPT if v in points},
+            {label(v): ([p["nll_test"] for p in points[v]], [p["nll_oracle"] for p in points[v]])
+             for v in swept(experiment.gans) if v in points},
             out / "quality_diversity.png",
             xlabel="NLL-test (lower: the model explains held-out data better)",
             ylabel="NLL-oracle (lower: more realistic samples)",
@@ -218,85 +255,178 @@ def run_oracle_experiment(
     return results
 
 
-def run_seed(
-    experiment: OracleExperiment, oracle: Oracle, seed: int, folder: Path, device: torch.device, quiet: bool, sweep: bool
-) -> dict:
-    """Train the three variants for one seed and score them; returns the seed's summary."""
-    if folder.exists() and any(folder.iterdir()):
-        raise UserError(f"{folder} holds an unfinished seed", f"delete {folder} to run seed {seed} again")
-    show = console()
+def seed_data(experiment: OracleExperiment, oracle: Oracle, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seed's training and held-out oracle sequences (CPU), made again the same way each time."""
     data_rng = torch.Generator().manual_seed(seed)
     train = oracle.sample(experiment.num_train, generator=data_rng).cpu()
     test = oracle.sample(experiment.num_test, generator=data_rng).cpu()
+    return train, test
+
+
+def load_generator(
+    experiment: OracleExperiment, oracle: Oracle, seed: int, folder: Path, model: str, device: torch.device | str = "cpu"
+) -> Generator:
+    """A finished seed's generator: ``after_mle`` (the shared pre-training), ``mle`` or a GAN's final one."""
+    config = dataclasses.replace(experiment.seqgan_config(seed), max_len=oracle.seq_len)
+    generator = build_generator(config, OracleTokens(oracle.vocab_size)).to(device)
+    run, checkpoint = ("pretrain", "after-mle") if model == "after_mle" else (model, "final")
+    load_modules(folder / run / "checkpoints" / f"{checkpoint}.safetensors", {"generator": generator}, device=device)
+    return generator
+
+
+def run_seed(
+    experiment: OracleExperiment, oracle: Oracle, seed: int, folder: Path, device: torch.device, quiet: bool, sweep: bool
+) -> dict:
+    """Pre-train once, train MLE and each GAN from there, and score them; returns the seed's summary."""
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder} holds an unfinished seed", f"delete {folder} to run seed {seed} again")
+    show = console()
+    train, test = seed_data(experiment, oracle, seed)
     tokens = OracleTokens(oracle.vocab_size)
 
     def evaluate(generator: Generator) -> dict[str, float]:
         return {"nll_oracle": nll_oracle(generator, oracle, n=experiment.curve_samples, seed=CURVE_SEED)}
 
-    def trainer(variant: str, **changes) -> SeqGANTrainer:
+    def trainer(name: str, **changes) -> SeqGANTrainer:
         config = dataclasses.replace(experiment.seqgan_config(seed), max_len=oracle.seq_len, **changes)
-        run = RunDir.create(folder / variant)
+        run = RunDir.create(folder / name)
         run.write_config(config.to_dict())
         return build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
 
     base = experiment.seqgan_config(seed)
     base.max_len = oracle.seq_len
-    show.print(f"seed {seed}: MLE pre-training, D pre-training, SeqGAN rounds")
-    seqgan = trainer("seqgan", gan="seqgan")
-    initial = nll_oracle(seqgan.generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED)
-    seqgan.train()
+    show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs)")
+    # the constant reward builds no D: the shared start holds the generator, its optimiser and the
+    # random streams; each GAN's reward model keeps the fresh init its own trainer gave it
+    pretrain = trainer("pretrain", gan="constant", d_pretrain_steps=0, rounds=0, d_steps=0)
+    initial = nll_oracle(pretrain.generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED)
+    pretrain.train()
 
-    show.print(f"seed {seed}: constant-reward rounds from the same pre-trained generator")
-    # D plays no part in the constant reward, so its rounds train no D (d_steps=0)
-    constant = trainer("constant", gan="constant", d_steps=0)
-    _continue_from(constant, seqgan, "after-d-pretrain")
-    constant.train()
+    runs: dict[str, SeqGANTrainer] = {}
+    for gan in experiment.gans:
+        fixed = gan in FIXED_REWARD
+        show.print(f"seed {seed}: {label(gan)}: " + ("" if fixed else "D pre-training, ") + f"{base.rounds} rounds")
+        runs[gan] = trainer(gan, gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
+        _continue_from(runs[gan], pretrain, "after-mle")
+        runs[gan].train()
 
     show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs")
-    mle = trainer("mle", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0)
-    _continue_from(mle, seqgan, "after-mle")
+    mle = trainer("mle", gan="constant", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0, d_steps=0)
+    _continue_from(mle, pretrain, "after-mle")
     mle.position = {"phase": "mle", "done": base.mle_epochs}
     mle.train()
 
     pretrained = build_generator(base, tokens).to(device)
-    load_modules(seqgan.run.checkpoint_path("after-mle"), {"generator": pretrained}, device=device)
-    models = {"after_mle": pretrained, "mle": mle.generator, "seqgan": seqgan.generator, "constant": constant.generator}
-    final = {}
+    load_modules(pretrain.run.checkpoint_path("after-mle"), {"generator": pretrained}, device=device)
+    models = {"after_mle": pretrained, "mle": mle.generator, **{gan: run.generator for gan, run in runs.items()}}
+    final, matched = {}, {}
     with make_progress(disable=quiet) as progress:
-        task = progress.add_task(f"seed {seed}: final NLL-oracle", total=len(models), status="")
+        task = progress.add_task(f"seed {seed}: final NLL-oracle", total=len(models) + len(runs), status="")
         for name, generator in models.items():
             final[name] = {
                 "nll_oracle": nll_oracle(generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED),
                 "nll_test": nll_test(generator, test),
             }
             progress.update(task, advance=1, status=f"{name} {final[name]['nll_oracle']:.3f}")
+        # Caccia et al.: MLE at the temperature where its NLL-test is the GAN's; the better MLE model
+        source = min(("after_mle", "mle"), key=lambda name: final[name]["nll_test"])
+        for gan in runs:
+            target = final[gan]["nll_test"]
+            temperature = matched_temperature(models[source], test, target)
+            entry: dict[str, Any] = {"source": source, "target_nll_test": target, "temperature": temperature}
+            if temperature is not None:
+                entry["nll_test"] = nll_test(models[source], test, temperature=temperature)
+                entry["nll_oracle"] = nll_oracle(
+                    models[source], oracle, n=experiment.eval_samples, seed=FINAL_SEED, temperature=temperature
+                )
+            matched[gan] = entry
+            shown = "no match" if temperature is None else f"T={temperature:.3f} {entry['nll_oracle']:.3f}"
+            progress.update(task, advance=1, status=f"MLE matched to {gan}: {shown}")
         points = {}
         if sweep:
-            task = progress.add_task("temperature sweep", total=len(SWEPT) * len(experiment.temperatures), status="")
-            for variant in SWEPT:
-                points[variant] = temperature_sweep(
-                    models[variant],
+            names = swept(experiment.gans)
+            task = progress.add_task("temperature sweep", total=len(names) * len(experiment.temperatures), status="")
+            for name in names:
+                points[name] = temperature_sweep(
+                    models[name],
                     lambda samples: {"nll_oracle": oracle.nll(samples)},
                     max_len=oracle.seq_len,
                     temperatures=experiment.temperatures,
                     n=experiment.sweep_samples,
                     test_tokens=test,
                     seed=FINAL_SEED,
-                    on_point=lambda point, v=variant: progress.update(
+                    on_point=lambda point, v=name: progress.update(
                         task, advance=1, status=f"{v} T={point['temperature']:g}: {point['nll_oracle']:.3f}"
                     ),
                 )
     return {
         "seed": seed,
+        "gans": list(experiment.gans),
         "random_init": initial,
         "final": final,
+        "matched": matched,
         "curves": {
-            "mle": _curve(seqgan, mle, base.mle_epochs),
-            "seqgan": _curve(seqgan, None, base.mle_epochs),
-            "constant": _curve(seqgan, constant, base.mle_epochs),
+            "mle": _curve(pretrain, mle, base.mle_epochs),
+            **{gan: _curve(pretrain, run, base.mle_epochs) for gan, run in runs.items()},
         },
         "sweep": points,
     }
+
+
+def matched_temperature(
+    generator: Generator, test: torch.Tensor, target: float, bounds: tuple[float, float] = MATCH_RANGE, tol: float = 1e-6
+) -> float | None:
+    """The temperature in ``bounds`` at which ``generator``'s NLL-test is ``target``; None if there is none.
+
+    NLL-test at temperature T (``nll_test(generator, test, temperature=T)``) is convex in b = 1/T
+    (per token a log-sum-exp of b * logits minus b * the true token's logit), so it falls to one
+    minimum and rises again. The low-temperature side (sharper than the minimum: the side of a
+    GAN's lower-entropy samples, Caccia et al.) is searched first, then the high-temperature side;
+    on either, Newton's method from the far end of ``bounds`` approaches the crossing monotonically
+    (the tangent of a convex function lies below it), a handful of passes over ``test``. Nothing is
+    extrapolated beyond ``bounds``.
+    """
+    low_beta, high_beta = 1 / bounds[1], 1 / bounds[0]
+    for start, rising in ((high_beta, True), (low_beta, False)):
+        beta = start
+        for iteration in range(50):
+            value, slope = _tempered_nll(generator, test, beta)
+            if abs(value - target) <= tol:
+                return 1 / beta
+            if value < target:
+                if iteration == 0:
+                    break  # the far end is below the target: no crossing on this side within bounds
+                return 1 / beta  # rounding stepped just past the crossing
+            if (slope <= 0) if rising else (slope >= 0):
+                return None  # past the minimum with the NLL still above the target: it is never reached
+            step = (value - target) / slope
+            beta = min(max(beta - step, low_beta), high_beta)
+            if abs(step) <= 1e-9:
+                return 1 / beta
+        else:
+            return 1 / beta
+    return None
+
+
+@torch.no_grad()
+def _tempered_nll(generator: Generator, tokens: torch.Tensor, beta: float, batch_size: int = 128) -> tuple[float, float]:
+    """NLL-test at temperature 1/``beta`` (as :func:`nll_test` counts it) and its derivative in ``beta``."""
+    was_training = generator.training
+    generator.eval()
+    device = generator.output.weight.device
+    total, slope, count = 0.0, 0.0, 0
+    for batch in tokens.to(device).split(batch_size):
+        logits = generator(batch)
+        log_p = torch.log_softmax(logits * beta, dim=-1)
+        true = logits.gather(-1, batch.unsqueeze(-1)).squeeze(-1)
+        nll = -log_p.gather(-1, batch.unsqueeze(-1)).squeeze(-1)
+        expected = (log_p.exp() * logits).sum(-1)  # d/d beta of log-sum-exp(beta * logits)
+        mask = generator.loss_mask(batch)
+        total += float((nll * mask).double().sum())
+        slope += float(((expected - true) * mask).double().sum())
+        count += int(mask.sum())
+    generator.train(was_training)
+    return total / max(count, 1), slope / max(count, 1)
 
 
 def _continue_from(trainer: SeqGANTrainer, source: SeqGANTrainer, checkpoint: str) -> None:
@@ -305,17 +435,17 @@ def _continue_from(trainer: SeqGANTrainer, source: SeqGANTrainer, checkpoint: st
     trainer.load(checkpoint, strict=False)
 
 
-def _curve(pretraining: SeqGANTrainer, continuation: SeqGANTrainer | None, mle_epochs: int) -> list[list[float]]:
+def _curve(pretraining: SeqGANTrainer, continuation: SeqGANTrainer, mle_epochs: int) -> list[list[float]]:
     """[epoch, NLL-oracle] pairs: the shared MLE epochs of ``pretraining``, then what followed them.
 
-    What followed is ``continuation``'s log (its MLE epochs count on from ``mle_epochs``; its
-    adversarial round r is epoch ``mle_epochs + r``), or ``pretraining``'s own rounds when None.
+    What followed is ``continuation``'s log: its MLE epochs count on from ``mle_epochs``; its
+    adversarial round r is epoch ``mle_epochs + r``.
     """
     points = []
     for record in pretraining.run.read_log():
         if "nll_oracle" in record and record["phase"] == "mle" and record["step"] <= mle_epochs:
             points.append([record["step"], record["nll_oracle"]])
-    for record in (continuation or pretraining).run.read_log():
+    for record in continuation.run.read_log():
         if "nll_oracle" in record and record["phase"] == "adversarial":
             points.append([mle_epochs + record["step"], record["nll_oracle"]])
         elif "nll_oracle" in record and record["phase"] == "mle" and record["step"] > mle_epochs:
@@ -344,16 +474,27 @@ def _claim_folder(out: Path, experiment: OracleExperiment) -> None:
 # ---- reporting ---------------------------------------------------------------------------------
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
+def _mean_std(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
 
 
 def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: float) -> dict:
     config = experiment.seqgan_config(experiment.seeds[0])
-    rows = {"random_init": _mean_std([s["random_init"] for s in summaries])}
-    for name in ("after_mle", *VARIANTS):
+    rows: dict[str, Any] = {"random_init": _mean_std([s["random_init"] for s in summaries])}
+    for name in ("after_mle", "mle", *experiment.gans):
         rows[name] = {
             metric: _mean_std([s["final"][name][metric] for s in summaries]) for metric in ("nll_oracle", "nll_test")
+        }
+    matched = {}
+    for gan in experiment.gans:
+        entries = [s["matched"][gan] for s in summaries]
+        found = [e for e in entries if e["temperature"] is not None]
+        matched[gan] = {
+            "sources": [e["source"] for e in entries],
+            "matched_seeds": [s["seed"] for s, e in zip(summaries, entries) if e["temperature"] is not None],
+            **{metric: _mean_std([e[metric] for e in found]) for metric in ("temperature", "nll_oracle", "nll_test")},
         }
     return {
         "experiment": experiment.settings(),
@@ -362,71 +503,89 @@ def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: 
         "schedule": {k: getattr(config, k) for k in ("mle_epochs", "d_pretrain_steps", "d_epochs", "num_negatives", "rounds", "d_steps", "rollouts", "batch_size")},
         "oracle_samples_nll": oracle_nll,
         "rows": rows,
+        "matched": matched,
+        "match_range": list(MATCH_RANGE),
         "sweep": next(({"seed": s["seed"], "points": s["sweep"]} for s in summaries if s.get("sweep")), None),
         "published": PUBLISHED,
     }
 
 
-def _row_names(results: dict) -> list[tuple[str, str, str]]:
-    """(key, label, published) per table row."""
+def _cell(stats: dict[str, float] | None) -> str:
+    if stats is None:
+        return "—"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f}" if stats["n"] > 1 else f"{stats['mean']:.3f}"
+
+
+def _published(key: str) -> str:
+    return f"{PUBLISHED[key]:.3f}" if key in PUBLISHED else "—"
+
+
+def _table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """(model, NLL-oracle, NLL-test, temperature, published NLL-oracle) per table row."""
     schedule = results["schedule"]
     m, r = schedule["mle_epochs"], schedule["rounds"]
-    return [
-        ("random_init", "random initialisation", f"{PUBLISHED['random_init']:.3f}"),
-        ("after_mle", f"MLE pre-trained ({m} epochs)", "—"),
-        ("mle", f"MLE ({m + r} epochs)", f"{PUBLISHED['mle']:.3f}"),
-        ("seqgan", f"SeqGAN ({m} MLE epochs + {r} rounds)", f"{PUBLISHED['seqgan']:.3f}"),
-        ("constant", f"constant reward, no D ({m} + {r} rounds)", "—"),
+    rows, seeds = results["rows"], len(results["seeds"])
+    lines = [
+        ("random initialisation", _cell(rows["random_init"]), "—", "1", _published("random_init")),
+        (f"MLE pre-trained ({m} epochs)", _cell(rows["after_mle"]["nll_oracle"]), _cell(rows["after_mle"]["nll_test"]), "1", "—"),
+        (f"MLE ({m + r} epochs)", _cell(rows["mle"]["nll_oracle"]), _cell(rows["mle"]["nll_test"]), "1", _published("mle")),
     ]
-
-
-def _cell(stats: dict[str, float]) -> str:
-    return f"{stats['mean']:.3f} ± {stats['std']:.3f}" if stats["n"] > 1 else f"{stats['mean']:.3f}"
+    low, high = results["match_range"]
+    for gan in results["experiment"]["gans"]:
+        lines.append((
+            f"{label(gan)} ({m} MLE epochs + {r} rounds)", _cell(rows[gan]["nll_oracle"]), _cell(rows[gan]["nll_test"]), "1",
+            _published(gan),
+        ))
+        match = results["matched"][gan]
+        sources = sorted(set(match["sources"]))
+        source = " / ".join(f"{m} epochs" if s == "after_mle" else f"{m + r} epochs" for s in sources)
+        found = len(match["matched_seeds"])
+        temperature = _cell(match["temperature"]) if found else f"none in [{low:g}, {high:g}]"
+        if 0 < found < seeds:
+            temperature += f" ({found} of {seeds} seeds)"
+        lines.append((
+            f"  MLE ({source}) at {label(gan)}'s NLL-test", _cell(match["nll_oracle"]), _cell(match["nll_test"]), temperature, "—",
+        ))
+    lines.append(("oracle's own samples", f"{results['oracle_samples_nll']:.3f}", "—", "—", f"≈ {PUBLISHED['oracle']:.2f}"))
+    return lines
 
 
 def _markdown(results: dict) -> str:
     seeds = ", ".join(map(str, results["seeds"]))
+    low, high = results["match_range"]
     lines = [
-        f"NLL-oracle on {results['experiment']['eval_samples']:,} samples per model; mean ± std over seeds {seeds}.",
+        f"NLL-oracle on {results['experiment']['eval_samples']:,} samples per model; mean ± std over seeds {seeds}. "
+        f"Under each GAN: the MLE model with the lower NLL-test at temperature 1 at the temperature (searched in "
+        f"[{low:g}, {high:g}]) where its NLL-test is the GAN's (Caccia et al. 2018).",
         "",
-        "| model | NLL-oracle | NLL-test | published NLL-oracle |",
-        "|---|---|---|---|",
+        "| model | NLL-oracle | NLL-test | temperature | published NLL-oracle |",
+        "|---|---|---|---|---|",
     ]
-    for key, label, published in _row_names(results):
-        stats = results["rows"][key]
-        if key == "random_init":
-            lines.append(f"| {label} | {_cell(stats)} | — | {published} |")
-        else:
-            lines.append(f"| {label} | {_cell(stats['nll_oracle'])} | {_cell(stats['nll_test'])} | {published} |")
-    lines.append(f"| oracle's own samples | {results['oracle_samples_nll']:.3f} | — | ≈ {PUBLISHED['oracle']:.2f} |")
+    for row in _table_rows(results):
+        lines.append("| " + " | ".join(row) + " |")
     if results["sweep"]:
         points = results["sweep"]["points"]
-        swept = [v for v in SWEPT if v in points]
+        names = [v for v in swept(results["experiment"]["gans"]) if v in points]
         lines += [
             "",
             f"Temperature sweep (seed {results['sweep']['seed']}, {results['experiment']['sweep_samples']:,} samples "
             "per point): NLL-oracle / NLL-test.",
             "",
-            "| temperature | " + " | ".join(LABELS[v] for v in swept) + " |",
-            "|---|" + "---|" * len(swept),
+            "| temperature | " + " | ".join(label(v) for v in names) + " |",
+            "|---|" + "---|" * len(names),
         ]
         for i, temperature in enumerate(results["experiment"]["temperatures"]):
-            cells = [f"{points[v][i]['nll_oracle']:.3f} / {points[v][i]['nll_test']:.3f}" for v in swept]
+            cells = [f"{points[v][i]['nll_oracle']:.3f} / {points[v][i]['nll_test']:.3f}" for v in names]
             lines.append(f"| {temperature:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _print_results(show, results: dict, out: Path) -> None:
     table = Table(title=f"NLL-oracle ({results['experiment']['eval_samples']:,} samples), seeds {', '.join(map(str, results['seeds']))}")
-    for column in ("model", "NLL-oracle", "NLL-test", "published"):
+    for column in ("model", "NLL-oracle", "NLL-test", "temperature", "published"):
         table.add_column(column, justify="left" if column == "model" else "right")
-    for key, label, published in _row_names(results):
-        stats = results["rows"][key]
-        if key == "random_init":
-            table.add_row(label, _cell(stats), "—", published)
-        else:
-            table.add_row(label, _cell(stats["nll_oracle"]), _cell(stats["nll_test"]), published)
-    table.add_row("oracle's own samples", f"{results['oracle_samples_nll']:.3f}", "—", f"≈ {PUBLISHED['oracle']:.2f}")
+    for row in _table_rows(results):
+        table.add_row(*row)
     show.print(table)
     show.print(f"results: {out / 'results.md'}, {out / 'results.json'}\ncurves: {out / 'nll_oracle.png'}, {out / 'quality_diversity.png'}")
 
@@ -434,17 +593,16 @@ def _print_results(show, results: dict, out: Path) -> None:
 def _plot_curves(summaries: list[dict], experiment: OracleExperiment, path: Path) -> None:
     """Mean NLL-oracle over seeds against epoch (epoch 0: the random initialisation)."""
     series: dict[str, tuple[list[float], list[float]]] = {}
-    for variant in VARIANTS:
+    for name in ("mle", *experiment.gans):
         by_epoch: dict[int, list[float]] = {0: [s["random_init"] for s in summaries]}
         for summary in summaries:
-            for epoch, value in summary["curves"][variant]:
+            for epoch, value in summary["curves"][name]:
                 by_epoch.setdefault(int(epoch), []).append(value)
         epochs = sorted(by_epoch)
-        series[LABELS[variant]] = (epochs, [statistics.fmean(by_epoch[e]) for e in epochs])
+        series[label(name)] = (epochs, [statistics.fmean(by_epoch[e]) for e in epochs])
     mle_epochs = experiment.seqgan_config(experiment.seeds[0]).mle_epochs
     plot_series(
         series, path, xlabel=f"epoch (MLE pre-training to {mle_epochs}, then one round or MLE epoch each)",
         ylabel=f"NLL-oracle ({experiment.curve_samples:,} samples)",
         title=f"{experiment.preset} schedule, mean over {len(summaries)} seed(s)",
     )
-
