@@ -53,6 +53,16 @@ def test_an_agent_flag_changes_that_setting_only(tmp_path):
     assert trainer.agent.config == PPOConfig(clip_coef=0.1, norm_adv=False)
 
 
+def test_agent_settings_cannot_change_on_resume(tmp_path, capsys):
+    corpus = grammar_corpus(tmp_path / "corpus.txt")
+    out = tmp_path / "run"
+    assert main(["train", "--corpus", str(corpus), "--out", str(out), *TINY, "--rounds", "1"]) == 0
+    before = (out / "config.json").read_text(encoding="utf-8")
+    code = main(["train", "--resume", str(out), "--quiet", "--reinforce.learning-rate", "0.5"])
+    assert_one_line_error(code, capsys, "--reinforce.* cannot change when resuming")
+    assert (out / "config.json").read_text(encoding="utf-8") == before
+
+
 def test_the_default_preset_changes_reinforce_only():
     from textgan.seqgan.config import preset_values
 

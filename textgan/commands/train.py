@@ -52,7 +52,8 @@ def train_command(args: argparse.Namespace) -> int:
     if args.resume:
         fixed = sorted(set(given) - RESUMABLE) + (["preset"] if args.preset else []) + (["out"] if args.out else [])
         if fixed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+            nested = {f"--{name}.*" for key in ("agent_settings", "gan_settings") for name in given.get(key, {})}
+            flags = ", ".join(sorted(nested) + ["--" + n.replace("_", "-") for n in fixed if not n.endswith("_settings")])
             raise UserError(f"{flags} cannot change when resuming", "resume with only --resume RUN_DIR (and --device)")
         opened = open_run(args.resume)
         config = opened.config

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from textgan.env.rewards import complete_prefixes, sequence_mask
-from textgan.models.generator import Generator
-from textgan.rewards.base import RewardModel, check_reward_model, checked_scores
+from textgan.env.rewards import complete_prefixes
+from textgan.models.generator import Generator, sequence_mask
+from textgan.rewards.base import RewardModel, as_reward_model, check_reward_model, checked_scores
 
 REWARD_MODES = ("direct", "shaped")
 
@@ -104,7 +104,9 @@ class EpisodeBatch:
         else:
             self.future_value[rows] = 0.0
 
-    def set_reward_model(self, reward_model: RewardModel) -> None:
+    def set_reward_model(self, reward_model) -> None:
+        """Score with ``reward_model`` (anything ``as_reward_model`` adapts) from the next step on."""
+        reward_model = as_reward_model(reward_model, self.config.vocab_size)
         check_reward_model(reward_model, self.config.vocab_size, self.config.max_len)
         self.reward_model = reward_model
         self._values_checked = False  # the first scores of a new model are checked in full
@@ -190,7 +192,7 @@ class EpisodeBatch:
             if len(index):
                 token_rewards = self.score(self.tokens[index].unsqueeze(0))[0]
                 rewards[index] = token_rewards.gather(1, (self.lengths[index] - 1).unsqueeze(1)).squeeze(1)
-                mask = sequence_mask(self.tokens[index], self.lengths[index])
+                mask = torch.arange(cfg.max_len, device=self.device) < self.lengths[index].unsqueeze(1)
                 scores[index] = torch.where(terminated[index], (token_rewards * mask).sum(1), 0.0)
         elif len(ended):
             scores[ended] = self.score(self.tokens[ended].unsqueeze(0))[0]
@@ -231,6 +233,32 @@ class EpisodeBatch:
             return scores.mean(dim=0)
         # the return from the current token on: positions lengths - 1 .. end of each completion
         positions = torch.arange(max_len, device=self.device)
-        ends = sequence_mask(groups.reshape(-1, max_len), None, cfg.eos_id).view_as(groups)
+        ends = sequence_mask(groups.reshape(-1, max_len), cfg.eos_id).view_as(groups)
         counted = ends & (positions >= (lengths - 1).clamp_min(0).unsqueeze(1))
         return (scores * counted).sum(dim=2).mean(dim=0)
+
+
+class EpisodeControls:
+    """What the plain and the batched env expose of their ``EpisodeBatch`` (``self.episodes``)."""
+
+    episodes: EpisodeBatch
+
+    @property
+    def config(self) -> EnvConfig:
+        return self.episodes.config
+
+    @property
+    def reward_model(self) -> RewardModel:
+        return self.episodes.reward_model
+
+    def set_reward_model(self, reward_model) -> None:
+        """Score sequences with ``reward_model`` from the next step on (see ``textgan.rewards``)."""
+        self.episodes.set_reward_model(reward_model)
+
+    def set_discriminator(self, discriminator) -> None:
+        """``set_reward_model``, under the name SeqGAN's users know."""
+        self.episodes.set_reward_model(discriminator)
+
+    def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
+        """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
+        self.episodes.sync_rollout_policy(policy, rate)

@@ -56,17 +56,3 @@ def complete_prefixes(
         if j + 1 < steps:
             h, c = policy.cell(token, (h, c))
     return completed.view(batch, k, max_len)
-
-
-def sequence_mask(tokens: torch.Tensor, lengths: torch.Tensor | None, eos_id: int | None = None) -> torch.Tensor:
-    """True at the positions of ``(N, T)`` that belong to each sequence.
-
-    With ``lengths``, the first ``lengths[n]`` positions; otherwise up to and including the first
-    ``eos_id`` (all positions when ``eos_id`` is None).
-    """
-    if lengths is not None:
-        return torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
-    if eos_id is None:
-        return torch.ones_like(tokens, dtype=torch.bool)
-    is_eos = tokens == eos_id
-    return (is_eos.cumsum(dim=1) - is_eos.long()) == 0

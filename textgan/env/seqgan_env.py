@@ -15,10 +15,8 @@ import torch
 from textgan.data.tokenizers import Tokenizer
 from textgan.env.data import EnvData, resolve_env_data
 from textgan.env.defaults import uniform_policy, untrained_discriminator
-from textgan.env.episodes import EnvConfig, EpisodeBatch
+from textgan.env.episodes import EnvConfig, EpisodeBatch, EpisodeControls
 from textgan.env.spaces import make_observation, observation_space
-from textgan.models.generator import Generator
-from textgan.rewards.base import RewardModel, as_reward_model
 
 
 def build_episodes(
@@ -46,11 +44,11 @@ def build_episodes(
         reward_model = untrained_discriminator(config)
         reward_model.model.to(device)
     return EpisodeBatch(
-        config, num_rows, uniform_policy(config).to(device), as_reward_model(reward_model, data.vocab_size), device
+        config, num_rows, uniform_policy(config).to(device), reward_model, device
     )
 
 
-class SeqGANEnv(gym.Env):
+class SeqGANEnv(EpisodeControls, gym.Env):
     """SeqGAN's generation game for one sequence.
 
     Args:
@@ -116,26 +114,6 @@ class SeqGANEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(data.vocab_size)
         self.render_mode = render_mode
         self._all = torch.ones(1, dtype=torch.bool, device=self.episodes.device)
-
-    @property
-    def config(self) -> EnvConfig:
-        return self.episodes.config
-
-    @property
-    def reward_model(self) -> RewardModel:
-        return self.episodes.reward_model
-
-    def set_reward_model(self, reward_model) -> None:
-        """Score sequences with ``reward_model`` from the next step on (see ``textgan.rewards``)."""
-        self.episodes.set_reward_model(as_reward_model(reward_model, self.config.vocab_size))
-
-    def set_discriminator(self, discriminator) -> None:
-        """``set_reward_model``, under the name SeqGAN's users know."""
-        self.set_reward_model(discriminator)
-
-    def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
-        """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
-        self.episodes.sync_rollout_policy(policy, rate)
 
     def _observation(self):
         tokens = self.episodes.tokens[0].cpu().numpy().copy()  # users keep what we return

@@ -18,11 +18,9 @@ from gymnasium.vector.utils import batch_space
 
 from textgan.data.tokenizers import Tokenizer
 from textgan.env.data import resolve_env_data
-from textgan.env.episodes import EnvConfig
+from textgan.env.episodes import EpisodeControls
 from textgan.env.seqgan_env import build_episodes
 from textgan.env.spaces import make_observation, observation_space
-from textgan.models.generator import Generator
-from textgan.rewards.base import RewardModel, as_reward_model
 
 INFO_KEYS = ("length", "d_score", "q_value", "rollouts")
 
@@ -57,7 +55,7 @@ def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
     return mode
 
 
-class SeqGANVectorEnv(gym.vector.VectorEnv):
+class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
     """B copies of the SeqGAN game stepped as one batch.
 
     Args:
@@ -126,28 +124,8 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = torch.zeros(num_envs, dtype=torch.bool, device=device)
 
     @property
-    def config(self) -> EnvConfig:
-        return self.episodes.config
-
-    @property
     def device(self) -> torch.device:
         return self.episodes.device
-
-    @property
-    def reward_model(self) -> RewardModel:
-        return self.episodes.reward_model
-
-    def set_reward_model(self, reward_model) -> None:
-        """Score sequences with ``reward_model`` from the next step on (see ``textgan.rewards``)."""
-        self.episodes.set_reward_model(as_reward_model(reward_model, self.config.vocab_size))
-
-    def set_discriminator(self, discriminator) -> None:
-        """``set_reward_model``, under the name SeqGAN's users know."""
-        self.set_reward_model(discriminator)
-
-    def sync_rollout_policy(self, policy: Generator, rate: float = 0.0) -> None:
-        """Move the rollout policy towards ``policy``: ``rate * rollout + (1 - rate) * policy``."""
-        self.episodes.sync_rollout_policy(policy, rate)
 
     # -- conversions --------------------------------------------------------------------------
 

@@ -18,6 +18,15 @@ from textgan.models.sampling import sample_from_logits
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
+def sequence_mask(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """True at the positions of ``(N, T)`` up to and including the first ``eos_id`` (all when None)."""
+    if eos_id is None:
+        return torch.ones_like(tokens, dtype=torch.bool)
+    is_eos = tokens == eos_id
+    # positions strictly after the first EOS are padding
+    return (is_eos.cumsum(dim=1) - is_eos.long()) == 0
+
+
 @dataclass
 class GeneratorConfig:
     """Sizes and special ids of a generator.
@@ -111,12 +120,7 @@ class Generator(nn.Module):
 
     def loss_mask(self, tokens: torch.Tensor) -> torch.Tensor:
         """True where a position is part of the sequence: up to and including the first EOS."""
-        if self.config.eos_id is None:
-            return torch.ones_like(tokens, dtype=torch.bool)
-        is_eos = tokens == self.config.eos_id
-        # positions strictly after the first EOS are padding
-        after_eos = (is_eos.cumsum(dim=1) - is_eos.long()) > 0
-        return ~after_eos
+        return sequence_mask(tokens, self.config.eos_id)
 
     def token_nll(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token negative log-likelihood ``(N, T)`` and the mask of counted positions."""
