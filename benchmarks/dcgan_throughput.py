@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--profile-steps", type=int, default=0,
                         help="after timing, profile this many steps and print the kernels that take the time")
     args = parser.parse_args()
-    from textgan.core import resolve_device
+    from runcore import resolve_device
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device = resolve_device(args.device)

@@ -47,7 +47,7 @@ mkdir -p "$CACHE"
 $PYTHON - "$CACHE" "$MNIST_DIR" "$DEVICE" >"$RUNS/classifiers.log" 2>&1 <<'EOF' &
 import sys
 from imagegan.metrics.classifier import classifier_for
-from textgan.core import resolve_device
+from runcore import resolve_device
 cache, mnist, device = sys.argv[1], sys.argv[2], resolve_device(sys.argv[3])
 for data, size, channels in [("mnist", 28, 1), ("mnist", 32, 1), ("shapes", 64, 3)]:
     classifier_for(data, mnist if data == "mnist" else None, size, cache, device, channels=channels, progress=False)

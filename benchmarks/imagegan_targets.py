@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--classifier-epochs", type=int, default=2)
     parser.add_argument("--out", default=None, help="results folder (default runs/targets-<time>)")
     args = parser.parse_args()
-    from textgan.core import RunDir, resolve_device
+    from runcore import RunDir, resolve_device
 
     device = resolve_device(args.device)
     out = Path(args.out) if args.out else RunDir.default_path("runs", "targets")

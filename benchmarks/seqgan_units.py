@@ -21,7 +21,7 @@ from rich.table import Table
 
 from textgan.adversarial import train_discriminator
 from textgan.agents import ReinforceAgent
-from textgan.core import resolve_device
+from runcore import resolve_device
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 

@@ -3,7 +3,7 @@
 - :mod:`imagegan.models`: GAN, CGAN, DCGAN, InfoGAN, StackGAN, WGAN, WGAN-GP (one file each;
   each model owns its training step).
 - :mod:`imagegan.losses`, :mod:`imagegan.regularizers`: objectives and regularisers as objects.
-- :mod:`imagegan.trainer`: batches, logs, grids, checkpoints, resume on ``textgan.core``.
+- :mod:`imagegan.trainer`: batches, logs, grids, checkpoints, resume on ``runcore``.
 - :mod:`imagegan.data`, :mod:`imagegan.metrics`: offline datasets; FID/KID and model metrics.
 - ``imagegan`` command (:mod:`imagegan.cli`): ``train``, ``sample``, ``eval``.
 

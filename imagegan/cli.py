@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from textgan.core.cli import OneLineParser, add_dataclass_flags
-from textgan.errors import UserError
+from runcore.cli import OneLineParser, add_dataclass_flags
+from runcore.errors import UserError
 
 __all__ = ["build_parser", "main"]
 
@@ -78,7 +78,7 @@ def train_command(args: argparse.Namespace) -> int:
         read_info,
         resolve_image_size,
     )
-    from textgan.core import RunDir, console, ddp_info, resolve_device
+    from runcore import RunDir, console, ddp_info, resolve_device
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     rank, _, world_size = ddp_info()
@@ -154,8 +154,8 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     """``(run, config, info, model on device)`` from a run directory's checkpoint."""
     from imagegan.config import TrainConfig
     from imagegan.trainer import FINAL, LATEST, build_for_run, read_info
-    from textgan.core import RunDir, load_modules, resolve_device
-    from textgan.errors import CheckpointError
+    from runcore import RunDir, load_modules, resolve_device
+    from runcore.errors import CheckpointError
 
     run = RunDir.open(run_dir)
     stored = run.read_config()
@@ -251,7 +251,7 @@ def sample_command(args: argparse.Namespace) -> int:
 
 def eval_command(args: argparse.Namespace) -> int:
     from imagegan.evaluate import evaluate_run
-    from textgan.core import resolve_device
+    from runcore import resolve_device
 
     if args.num < 2:
         raise UserError(f"--num {args.num} is too few images to score", "pass 2 or more (FID wants thousands)")

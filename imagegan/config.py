@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["RESUMABLE", "TrainConfig"]
 

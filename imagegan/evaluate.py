@@ -31,7 +31,7 @@ from imagegan.models import ImageGAN
 from imagegan.models.infogan import CATEGORIES, LatentCodes
 from imagegan.models.text import encode_captions
 from imagegan.trainer import DataInfo
-from textgan.core import RunDir, write_json_atomic
+from runcore import RunDir, write_json_atomic
 
 __all__ = ["caption_match", "evaluate_run", "layout_match", "sharpness"]
 

@@ -1,7 +1,7 @@
 """Training an image GAN: data in memory, the shared adversarial loop, the books.
 
 The model does the updates (:meth:`~imagegan.models.ImageGAN.d_step`, ``g_step``); the schedule
-(how many D steps per G step) comes from the model; the loop is :func:`textgan.core.run_adversarial`.
+(how many D steps per G step) comes from the model; the loop is :func:`runcore.run_adversarial`.
 What is left here is bookkeeping: batches, the JSONL log, sample grids, loss curves and atomic
 safetensors checkpoints with everything ``--resume`` needs.
 
@@ -23,7 +23,7 @@ from imagegan.data import ImageDataset, load_dataset, save_grid
 from imagegan.data.dataset import DEFAULT_IMAGE_SIZES
 from imagegan.models import Batch, GANSpec, Grid, ImageGAN, build_model, model_class
 from imagegan.models.text import encode_captions
-from textgan.core import (
+from runcore import (
     RunDir,
     decode_rng_state,
     encode_rng_state,
@@ -33,7 +33,7 @@ from textgan.core import (
     run_adversarial,
     save_modules,
 )
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["DataInfo", "Trainer", "TrainingData", "build_for_run", "load_training_data", "resolve_image_size"]
 

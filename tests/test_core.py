@@ -1,4 +1,4 @@
-"""Tests of textgan.core: checkpoints, run directory, progress, device helpers, plots, loop."""
+"""Tests of runcore: checkpoints, run directory, progress, device helpers, plots, loop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from textgan.core import (
+from runcore import (
     AdversarialSchedule,
     RunDir,
     autocast,
@@ -29,7 +29,7 @@ from textgan.core import (
     seed_everything,
     write_json_atomic,
 )
-from textgan.errors import CheckpointError, UserError
+from runcore.errors import CheckpointError, UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -235,7 +235,7 @@ def test_create_makes_layout_and_refuses_non_empty_dir(tmp_path):
 
 
 def test_open_requires_a_run_directory(tmp_path):
-    with pytest.raises(CheckpointError, match="not a textgan run directory"):
+    with pytest.raises(CheckpointError, match="not a run directory"):
         RunDir.open(tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
         RunDir.open(tmp_path / "missing")
@@ -459,7 +459,7 @@ def test_merge_metrics_means_numbers_and_keeps_last_other():
 
 def test_progress_status_is_refreshed_at_most_every_status_seconds_and_at_the_end(monkeypatch):
     """Each refresh reads the metrics' values (a GPU wait), so rounds in between only advance."""
-    import textgan.core.loop as loop
+    import runcore.loop as loop
 
     clock = iter([0.0, 0.1, 0.2, 0.6, 0.7, 0.8])  # one reading per round
     monkeypatch.setattr(loop.time, "monotonic", lambda: next(clock))

@@ -25,7 +25,7 @@ from textgan.data import (
     resolve_corpus,
     sequence_lengths,
 )
-from textgan.errors import CheckpointError, UserError
+from runcore.errors import CheckpointError, UserError
 
 POEMS_FILE = corpora_dir() / "poems" / "zh_quatrains5.txt"
 POEMS_TOTAL = 16_774

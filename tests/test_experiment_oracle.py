@@ -17,7 +17,7 @@ from textgan.commands.experiment import (
     run_oracle_experiment,
     seed_data,
 )
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.metrics import nll_test
 from textgan.models import Generator, GeneratorConfig
 from textgan.models.oracle import Oracle

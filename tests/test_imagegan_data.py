@@ -31,7 +31,7 @@ from imagegan.data import (
 )
 from imagegan.data.dataset import holdout_indices
 from imagegan.data.shapes import COLOUR_RGB, POSITION_CENTRES, read_layout
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -33,8 +33,8 @@ from imagegan.metrics import (
     train_classifier,
 )
 from imagegan.metrics import classifier as classifier_module
-from textgan.core import load_tensors, save_tensors
-from textgan.errors import CheckpointError, UserError
+from runcore import load_tensors, save_tensors
+from runcore.errors import CheckpointError, UserError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.models.oracle import ARRAY_NAMES, Oracle
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -15,8 +15,8 @@ from torch.testing import assert_close
 
 import textgan.rewards.rankgan
 from textgan.agents import ReinforceAgent, ReinforceConfig
-from textgan.core.checkpoint import load_modules, save_modules
-from textgan.core.cli import field_docs
+from runcore.checkpoint import load_modules, save_modules
+from runcore.cli import field_docs
 from textgan.env.seqgan_env import SeqGANEnv
 from textgan.env.vector_env import INFO_KEYS, SeqGANVectorEnv
 from textgan.gans.base import RewardContext, agent_settings

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from textgan.core import RunDir
+from runcore import RunDir
 from textgan.seqgan.config import SeqGANConfig, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import create_run

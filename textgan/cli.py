@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from textgan.core.cli import OneLineParser, add_dataclass_flags
-from textgan.errors import UserError
+from runcore.cli import OneLineParser, add_dataclass_flags
+from runcore.errors import UserError
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

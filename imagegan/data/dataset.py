@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = [
     "DATASETS",

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from imagegan.data.dataset import ImageDataset, finish_images, holdout_indices
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["EMOJI_FILE", "composite_on_white", "load_emoji"]
 

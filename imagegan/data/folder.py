@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imagegan.data.dataset import ImageDataset, finish_images, holdout_indices
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["CAPTIONS_FILE", "IMAGE_EXTENSIONS", "load_folder", "read_captions"]
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from textgan.core.checkpoint import write_bytes_atomic
+from runcore.checkpoint import write_bytes_atomic
 
 __all__ = ["make_grid", "save_grid"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from imagegan.data.dataset import ImageDataset, finish_images
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["FASHION_CLASSES", "MNIST_FILES", "find_mnist_files", "load_mnist", "load_stacked_mnist", "read_idx"]
 

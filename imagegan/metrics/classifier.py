@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from imagegan.data import DEFAULT_CHANNELS, DEFAULT_IMAGE_SIZES, ImageDataset, load_dataset
-from textgan.core.checkpoint import load_modules, load_tensors, save_modules
-from textgan.core.progress import make_progress
-from textgan.errors import CheckpointError, UserError
+from runcore.checkpoint import load_modules, load_tensors, save_modules
+from runcore.progress import make_progress
+from runcore.errors import CheckpointError, UserError
 
 __all__ = [
     "FeatureClassifier",

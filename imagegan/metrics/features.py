@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from imagegan.metrics.distances import fid, kid
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["FeatureExtractor", "InceptionExtractor", "extract_features", "resolve_extractor", "score_images"]
 

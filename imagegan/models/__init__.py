@@ -17,7 +17,7 @@ from imagegan.models.infogan import InfoGAN
 from imagegan.models.stackgan import StackGAN
 from imagegan.models.wgan import WGAN
 from imagegan.models.wgan_gp import WGANGP
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["MODELS", "Batch", "GANSpec", "Grid", "ImageGAN", "build_model", "model_class"]
 

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from textgan.core import AdversarialSchedule, autocast, maybe_compile
-from textgan.errors import UserError
+from runcore import AdversarialSchedule, autocast, maybe_compile
+from runcore.errors import UserError
 
 __all__ = ["Batch", "FastPaths", "GANSpec", "Grid", "ImageGAN", "UnconditionalGAN", "evaluating", "frozen", "init_dcgan_weights"]
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from imagegan.losses import NonSaturating
 from imagegan.models.base import GANSpec, UnconditionalGAN, init_dcgan_weights
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["DCGAN", "DCGANDiscriminator", "DCGANGenerator", "check_power_of_two"]
 

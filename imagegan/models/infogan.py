@@ -20,7 +20,7 @@ from torch import nn
 from imagegan.losses import NonSaturating
 from imagegan.models.base import Batch, GANSpec, Grid, ImageGAN, evaluating, frozen, init_dcgan_weights
 from imagegan.regularizers import MutualInformation
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["CATEGORIES", "CONTINUOUS", "InfoGAN", "LatentCodes"]
 

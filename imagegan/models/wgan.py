@@ -14,7 +14,7 @@ from imagegan.losses import Wasserstein
 from imagegan.models.base import GANSpec
 from imagegan.models.dcgan import DCGAN
 from imagegan.regularizers import WeightClipping
-from textgan.core import AdversarialSchedule
+from runcore import AdversarialSchedule
 
 __all__ = ["WGAN"]
 

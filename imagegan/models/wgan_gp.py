@@ -13,7 +13,7 @@ from torch import nn
 from imagegan.losses import Wasserstein
 from imagegan.models.dcgan import DCGAN
 from imagegan.regularizers import GradientPenalty
-from textgan.core import AdversarialSchedule
+from runcore import AdversarialSchedule
 
 __all__ = ["WGANGP", "layer_norm"]
 

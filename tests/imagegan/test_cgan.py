@@ -5,7 +5,7 @@ import torch
 
 from imagegan.models import Batch, GANSpec, build_model
 from imagegan.models.cgan import grid_classes
-from textgan.errors import UserError
+from runcore.errors import UserError
 from tests.imagegan.helpers import assert_trains, tiny_model
 
 

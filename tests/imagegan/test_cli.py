@@ -16,7 +16,7 @@ from PIL import Image
 from imagegan.cli import main
 from imagegan.data import load_dataset
 from imagegan.metrics import train_classifier
-from textgan.core import load_tensors
+from runcore import load_tensors
 
 TINY = ["--limit", "32", "--batch-size", "4", "--width", "4", "--sample-every", "1000", "--checkpoint-every", "1", "--log-every", "1", "--quiet"]
 

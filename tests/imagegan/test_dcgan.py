@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from imagegan.models import GANSpec, build_model
-from textgan.errors import UserError
+from runcore.errors import UserError
 from tests.imagegan.helpers import assert_trains, tiny_model
 
 

@@ -14,7 +14,7 @@ import torch
 from imagegan.data import load_dataset
 from imagegan.models import GANSpec, build_model
 from imagegan.trainer import TrainingData
-from textgan.core import run_adversarial
+from runcore import run_adversarial
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

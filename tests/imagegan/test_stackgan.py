@@ -14,7 +14,7 @@ from imagegan.models import GANSpec, build_model
 from imagegan.models.base import Batch
 from imagegan.models.text import encode_captions
 from imagegan.regularizers import ConditioningKL, MismatchedPairs
-from textgan.errors import UserError
+from runcore.errors import UserError
 from tests.imagegan.helpers import CAPTIONS, assert_trains, tiny_model
 
 

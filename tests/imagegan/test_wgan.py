@@ -4,7 +4,7 @@ import torch
 from torch.testing import assert_close
 
 from imagegan.regularizers import WeightClipping
-from textgan.core import run_adversarial
+from runcore import run_adversarial
 from tests.imagegan.helpers import assert_trains, random_batch, tiny_model
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
-from textgan.core import console, make_progress, resolve_device
-from textgan.errors import UserError
+from runcore import console, make_progress, resolve_device
+from runcore.errors import UserError
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 

@@ -43,8 +43,8 @@ from typing import Any
 import torch
 from rich.table import Table
 
-from textgan.core import RunDir, console, load_modules, make_progress, plot_series, resolve_device, write_json_atomic, write_text_atomic
-from textgan.errors import UserError
+from runcore import RunDir, console, load_modules, make_progress, plot_series, resolve_device, write_json_atomic, write_text_atomic
+from runcore.errors import UserError
 from textgan.metrics import nll_oracle, nll_test, temperature_sweep
 from textgan.metrics.sweep import DEFAULT_TEMPERATURES
 from textgan.models import Generator

@@ -6,8 +6,8 @@ import argparse
 
 import torch
 
-from textgan.core import resolve_device
-from textgan.errors import UserError
+from runcore import resolve_device
+from runcore.errors import UserError
 from textgan.seqgan.runs import open_run, run_generator
 
 

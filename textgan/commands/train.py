@@ -6,8 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-from textgan.core import RunDir, console, plot_curves, resolve_device
-from textgan.errors import UserError
+from runcore import RunDir, console, plot_curves, resolve_device
+from runcore.errors import UserError
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import create_run, open_run

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 
 import textgan
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 BUILTIN_CORPORA: dict[str, str] = {
     "poems": "16,774 five-character classical Chinese quatrains (五言绝句), one per line; public domain",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from textgan.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 LONG_LINE_POLICIES = ("drop", "cut")
 

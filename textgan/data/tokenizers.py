@@ -23,7 +23,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 
-from textgan.errors import CheckpointError, UserError
+from runcore.errors import CheckpointError, UserError
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")

@@ -19,9 +19,9 @@ import torch
 
 from textgan.agents import AGENTS
 from textgan.agents.base import Agent
-from textgan.core import RunDir
+from runcore import RunDir
 from textgan.data import Tokenizer
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.models import Discriminator, DiscriminatorConfig, Generator
 from textgan.rewards.base import RewardModel
 from textgan.seqgan.config import SeqGANConfig

@@ -35,7 +35,7 @@ from itertools import chain
 
 import numpy as np
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 SMOOTHINGS = tuple(f"method{i}" for i in range(8))
 # nltk's SmoothingFunction() defaults (Chen & Cherry 2014), used by methods 1, 4 and 6.

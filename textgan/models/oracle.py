@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.models.sampling import sample_from_logits
 
 START_TOKEN = 0

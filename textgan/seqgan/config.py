@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
 
 

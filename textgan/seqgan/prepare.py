@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines, load_corpus
-from textgan.errors import UserError
+from runcore.errors import UserError
 from textgan.seqgan.config import SeqGANConfig
 
 

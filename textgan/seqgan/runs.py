@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from textgan.core import RunDir, load_modules, load_tensors, save_tensors
+from runcore import RunDir, load_modules, load_tensors, save_tensors
 from textgan.data import Tokenizer, load_tokenizer
-from textgan.errors import CheckpointError, UserError
+from runcore.errors import CheckpointError, UserError
 from textgan.models import Generator
 from textgan.seqgan.config import SeqGANConfig
 from textgan.seqgan.prepare import PreparedData

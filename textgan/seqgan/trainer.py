@@ -20,8 +20,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from textgan.agents.base import Agent
-from textgan.core import RunDir, decode_rng_state, encode_rng_state, load_modules, make_progress, save_modules
-from textgan.core.loop import AdversarialSchedule, run_adversarial
+from runcore import RunDir, decode_rng_state, encode_rng_state, load_modules, make_progress, save_modules
+from runcore.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import Generator, GeneratorConfig

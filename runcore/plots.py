@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from textgan.core.checkpoint import write_bytes_atomic
+from runcore.checkpoint import write_bytes_atomic
 
 __all__ = ["plot_curves", "plot_series"]
 

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from textgan.core.checkpoint import write_json_atomic
-from textgan.errors import CheckpointError, UserError
+from runcore.checkpoint import write_json_atomic
+from runcore.errors import CheckpointError, UserError
 
 __all__ = ["RunDir"]
 
@@ -234,7 +234,7 @@ class RunDir:
 
 def _not_a_run(path: Path) -> CheckpointError:
     return CheckpointError(
-        f"{path} is not a textgan run directory (no config.json)",
+        f"{path} is not a run directory (no config.json)",
         "pass the directory a training run wrote (it holds config.json and checkpoints/)",
     )
 

@@ -10,7 +10,7 @@ import functools
 import inspect
 import typing
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 
 class OneLineParser(argparse.ArgumentParser):

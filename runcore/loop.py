@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["AdversarialSchedule", "format_metrics", "merge_metrics", "run_adversarial"]
 

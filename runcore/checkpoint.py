@@ -31,7 +31,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from textgan.errors import CheckpointError
+from runcore.errors import CheckpointError
 
 __all__ = [
     "decode_rng_state",
@@ -47,7 +47,7 @@ __all__ = [
 
 # Metadata keys under this prefix describe the layout of save_modules checkpoints; callers'
 # metadata may not use it, and load_modules does not return it.
-_RESERVED = "__textgan__/"
+_RESERVED = "__textgan__/"  # the prefix of the first checkpoints, kept so that they still load
 _TENSOR, _TUPLE, _DICT = "__tensor__", "__tuple__", "__dict__"
 
 

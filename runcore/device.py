@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from textgan.errors import UserError
+from runcore.errors import UserError
 
 __all__ = ["autocast", "ddp_info", "maybe_compile", "resolve_device", "seed_everything"]
 

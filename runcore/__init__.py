@@ -1,0 +1,48 @@
+"""The run infrastructure shared by textgan and imagegan, a package of its own.
+
+It knows nothing of text or images: checkpoints (safetensors, atomic), the run directory,
+progress bars, device/precision/compile/DDP helpers, plots and the adversarial round loop.
+"""
+
+from runcore.checkpoint import (
+    decode_rng_state,
+    encode_rng_state,
+    load_modules,
+    load_tensors,
+    save_modules,
+    save_tensors,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, seed_everything
+from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
+from runcore.plots import plot_curves, plot_series
+from runcore.progress import console, make_progress
+from runcore.rundir import RunDir
+
+__all__ = [
+    "AdversarialSchedule",
+    "RunDir",
+    "autocast",
+    "console",
+    "ddp_info",
+    "decode_rng_state",
+    "encode_rng_state",
+    "format_metrics",
+    "load_modules",
+    "load_tensors",
+    "make_progress",
+    "maybe_compile",
+    "merge_metrics",
+    "plot_curves",
+    "plot_series",
+    "resolve_device",
+    "run_adversarial",
+    "save_modules",
+    "save_tensors",
+    "seed_everything",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
