@@ -15,6 +15,10 @@ from pathlib import Path
 
 from runcore.cli import OneLineParser, add_dataclass_flags
 from runcore.errors import UserError
+from runcore.printable import one_line
+from runcore.ranges import SEED, check_value
+from runcore.interrupt import EXIT_INTERRUPTED
+from runcore.lock import release_all
 
 __all__ = ["build_parser", "main"]
 
@@ -69,7 +73,6 @@ def train_command(args: argparse.Namespace) -> int:
     from imagegan.data import DATASETS
     from imagegan.models import model_class
     from imagegan.trainer import (
-        LATEST,
         Trainer,
         TrainingData,
         build_for_run,
@@ -78,7 +81,7 @@ def train_command(args: argparse.Namespace) -> int:
         read_info,
         resolve_image_size,
     )
-    from runcore import RunDir, console, ddp_info, resolve_device
+    from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, console, ddp_info, graceful_stop, resolve_device
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     rank, _, world_size = ddp_info()
@@ -94,17 +97,14 @@ def train_command(args: argparse.Namespace) -> int:
         if given.get("steps", config.steps) < config.steps:
             raise UserError(f"--steps {given['steps']} is fewer than the run's {config.steps}", "pass a larger number to train longer")
         config = dataclasses.replace(config, **given)
-        checkpoint = run.checkpoint_path(LATEST)
-        if not checkpoint.is_file():
-            raise UserError(f"run {run.path} has no checkpoint to resume from", "start a new run")
+        if rank == 0:
+            run.lock()
     else:
         config = TrainConfig(**given)
         model_class(config.model)
         if config.data not in DATASETS:
             raise UserError(f"unknown dataset {config.data!r}", f"choose one of {', '.join(DATASETS)}")
-        path = Path(args.out) if args.out else RunDir.default_path("runs", f"{config.model}-{config.data}")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise UserError(f"run directory {path} already exists", f"choose another --out, or continue it with --resume {path}")
+        path = RunDir.check_new(Path(args.out) if args.out else RunDir.default_path("runs", f"{config.model}-{config.data}"))
         config.image_size = resolve_image_size(config)
     config.validate()
     device = resolve_device(config.device)
@@ -122,21 +122,28 @@ def train_command(args: argparse.Namespace) -> int:
     model.accelerate(device, compile=config.compile, ddp=world_size > 1, precision=config.precision)
     data = TrainingData.of(dataset, device, channels_last=model.convolutional)
     out = console(stderr=True)
-    if rank != 0:
-        run = None
-    elif not args.resume:
-        run = RunDir.create(path)
-    if run is not None:
-        run.write_config(config_record(config, info))
-    trainer = Trainer(config, model, data, info, run, rank=rank, world_size=world_size, quiet=args.quiet)
     if args.resume:
-        trainer.load(checkpoint)
+        trainer = Trainer(config, model, data, info, run if rank == 0 else None, rank=rank, world_size=world_size, quiet=args.quiet)
+        trainer.load(source=run)
         if rank == 0:
+            run.write_config(config_record(config, info))  # only once the checkpoint loaded: a failed resume changes nothing
             out.print(f"resuming {run.path} at step {trainer.step} of {config.steps}", soft_wrap=True)
     elif rank == 0:
+        with RunDir.creating(path) as run:
+            run.write_config(config_record(config, info))
+            trainer = Trainer(config, model, data, info, run, rank=rank, world_size=world_size, quiet=args.quiet)
+            trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
         out.print(f"training {config.model} on {config.data} ({len(dataset)} images, {info.image_size}x{info.image_size}) on {device}; run directory {run.path}", soft_wrap=True)
+    else:
+        trainer = Trainer(config, model, data, info, None, rank=rank, world_size=world_size, quiet=args.quiet)
     start = time.perf_counter()
-    trainer.train()
+    try:
+        with graceful_stop():
+            trainer.train()
+    except Interrupted as stop:
+        if rank == 0:
+            print(f"interrupted {stop.where}; continue with: imagegan train --resume {stop.run}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if rank == 0:
         out.print(f"done: {config.steps} steps in {time.perf_counter() - start:.1f}s; samples in {run.samples}, curves in {run.plots}", soft_wrap=True)
     if world_size > 1:
@@ -153,7 +160,7 @@ def train_command(args: argparse.Namespace) -> int:
 def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     """``(run, config, info, model on device)`` from a run directory's checkpoint."""
     from imagegan.config import TrainConfig
-    from imagegan.trainer import FINAL, LATEST, build_for_run, read_info
+    from imagegan.trainer import FINAL, LATEST, build_for_run, read_info, recorded_step
     from runcore import RunDir, load_modules, resolve_device
     from runcore.errors import CheckpointError
 
@@ -163,6 +170,8 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
         config, info = TrainConfig.from_dict(stored), read_info(stored)
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{run.config_path} is not an imagegan run configuration ({exc})", "pass a directory written by imagegan train") from None
+    if checkpoint is not None:
+        run.named_checkpoint(checkpoint)
     names = [checkpoint] if checkpoint else [FINAL, LATEST]
     paths = [p for p in (run.checkpoint_path(name) for name in names) if p.is_file()]
     # final, unless latest is further on: a finished run resumed to more steps keeps its old
@@ -171,7 +180,7 @@ def open_trained_run(run_dir: str, checkpoint: str | None, device_name: str):
     device = resolve_device(device_name)
     model = build_for_run(config, info)
     metadata = load_modules(path, model.checkpoint_items())
-    model.trained_steps = int(metadata["step"]) if "step" in metadata else None
+    model.trained_steps = recorded_step(metadata)
     model.accelerate(device, precision=config.precision)
     return run, config, info, model
 
@@ -181,11 +190,14 @@ def _recorded_step(path) -> int:
     then says what is wrong)."""
     from safetensors import safe_open
 
+    from imagegan.trainer import recorded_step
+
     try:
         with safe_open(str(path), framework="pt") as f:
-            return int((f.metadata() or {}).get("step", -1))
+            step = recorded_step(dict(f.metadata() or {}))
     except Exception:  # noqa: BLE001 - any unreadable file simply ranks last
         return -1
+    return -1 if step is None else step
 
 
 def _class_index(label: str, names: list[str], count: int, what: str) -> int:
@@ -208,6 +220,7 @@ def sample_command(args: argparse.Namespace) -> int:
 
     if args.num < 1:
         raise UserError(f"--num {args.num} must be positive", "pass 1 or more")
+    check_value("--seed", args.seed, SEED)
     run, config, info, model = open_trained_run(args.run_dir, args.checkpoint, args.device)
     if args.out:
         out = Path(args.out)
@@ -255,6 +268,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     if args.num < 2:
         raise UserError(f"--num {args.num} is too few images to score", "pass 2 or more (FID wants thousands)")
+    check_value("--seed", args.seed, SEED)
     extractor = None
     if args.extractor == "inception":
         from imagegan.metrics import InceptionExtractor
@@ -274,11 +288,13 @@ def main(argv: list[str] | None = None) -> int:
         command = {"train": train_command, "sample": sample_command, "eval": eval_command}[args.command]
         return command(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a run continues with: imagegan train --resume RUN_DIR", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        release_all()  # the run's lock: a later command in this process may open it
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runcore.errors import UserError
+from runcore.memory import require_memory
+from runcore.ranges import SEED, Range, at_least, check_ranges
 
-__all__ = ["RESUMABLE", "TrainConfig"]
+__all__ = ["RANGES", "RESUMABLE", "TrainConfig", "check_memory"]
 
 
 @dataclass
@@ -54,12 +56,14 @@ class TrainConfig:
     """append a metrics line to metrics.jsonl every this many steps"""
 
     def validate(self) -> None:
-        """``UserError`` for settings that cannot work (model/data names are checked where used)."""
-        positive = ("steps", "batch_size", "width", "sample_every", "checkpoint_every", "log_every")
-        for name in positive + ("d_steps", "z_dim", "limit", "image_size"):
+        """``UserError`` for settings that cannot work (model/data names are checked where used):
+        numbers outside :data:`RANGES`, and work that cannot fit in the machine's memory."""
+        for name in RANGES:
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise UserError(f"--{name.replace('_', '-')} {value!r} must be a positive integer", "pass 1 or more")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise UserError(f"--{name.replace('_', '-')} {value!r} must be an integer", "pass a whole number")
+        check_ranges(self, RANGES)
+        check_memory(self)
         if self.precision not in ("auto", "fp32"):
             raise UserError(f"--precision {self.precision!r} is not known", "use auto or fp32")
 
@@ -72,7 +76,35 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+RANGES: dict[str, Range] = {
+    **{name: at_least(1) for name in ("steps", "batch_size", "width", "sample_every", "checkpoint_every", "log_every")},
+    **{name: at_least(1) for name in ("d_steps", "z_dim", "limit", "image_size")},  # None: the model's or data's own
+    "seed": SEED,
+}
+"""The allowed values of every numeric setting."""
+
+FLOAT = 4  # bytes of an activation
+
+
+def check_memory(config: TrainConfig) -> None:
+    """``UserError`` when one training step would need more memory than the machine has.
+
+    A rough bound, and deliberately high: a batch of images at ``width`` channels and full
+    resolution through the generator and the discriminator, forward and backward, and the
+    players' weights with their gradients and Adam moments. It catches products that explode
+    (``--batch-size 10000000``, ``--width 100000``) before anything is allocated, not runs that
+    are merely large.
+    """
+    size = config.image_size or 8  # not resolved yet: the smallest any dataset has, a lower bound
+    z_dim = config.z_dim or 100
+    activations = FLOAT * 12 * config.batch_size * config.width * size * size
+    parameters = FLOAT * 4 * (2000 * config.width**2 + 128 * config.width * z_dim)
+    require_memory(
+        activations + parameters,
+        f"steps of {config.batch_size} images of {size}x{size} at --width {config.width}",
+        "lower --batch-size, --width, --image-size or --z-dim",
+    )
+
+
 #: Settings that may change when a run is resumed; the others define the run.
 RESUMABLE = {"steps", "device", "compile", "precision", "sample_every", "checkpoint_every", "log_every"}
-
-

@@ -2,8 +2,8 @@
 
 The model does the updates (:meth:`~imagegan.models.ImageGAN.d_step`, ``g_step``); the schedule
 (how many D steps per G step) comes from the model; the loop is :func:`runcore.run_adversarial`.
-What is left here is bookkeeping: batches, the JSONL log, sample grids, loss curves and atomic
-safetensors checkpoints with everything ``--resume`` needs.
+What is left here is bookkeeping: batches, the JSONL log, sample grids and loss curves; the
+checkpoints with everything ``--resume`` needs are ``runcore.Checkpointer``'s.
 
 One *step* is one generator update (one round of the loop) with its discriminator updates.
 """
@@ -24,20 +24,21 @@ from imagegan.data.dataset import DEFAULT_IMAGE_SIZES
 from imagegan.models import Batch, GANSpec, Grid, ImageGAN, build_model, model_class
 from imagegan.models.text import encode_captions
 from runcore import (
+    LATEST,
+    Checkpointer,
+    Interrupted,
     RunDir,
-    decode_rng_state,
-    encode_rng_state,
-    load_modules,
     make_progress,
     plot_curves,
+    require_finite_metrics,
     run_adversarial,
-    save_modules,
+    stop_requested,
 )
-from runcore.errors import UserError
+from runcore.errors import CheckpointError, UserError
 
-__all__ = ["DataInfo", "Trainer", "TrainingData", "build_for_run", "load_training_data", "resolve_image_size"]
+__all__ = ["LATEST", "DataInfo", "Trainer", "TrainingData", "build_for_run", "load_training_data", "recorded_step", "resolve_image_size"]
 
-LATEST, FINAL = "latest", "final"
+FINAL = "final"
 # Datasets up to this size stay on the GPU for the whole run; bigger ones are copied per batch.
 RESIDENT_BYTES = 2 * 2**30
 SAMPLE_CAPTIONS = 8
@@ -191,6 +192,7 @@ class Trainer:
         self.batches = torch.Generator(device=data.images.device).manual_seed(config.seed * 1000 + rank)
         torch.manual_seed(config.seed * 1000 + rank + 1)  # the models' noise: per rank
         self._window = (time.perf_counter(), 0)
+        self.books = None if run is None else Checkpointer(run, model.checkpoint_items, {"batch_rng": self.batches}, self.device)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -201,30 +203,20 @@ class Trainer:
     # -- checkpoints --------------------------------------------------------------------------
 
     def save(self, *names: str) -> None:
-        if self.run is None:
-            return
-        metadata = {
-            "step": str(self.step),
-            "batch_rng": encode_rng_state(self.batches.get_state()),
-            "batch_rng_device": self.batches.device.type,
-            "torch_rng": encode_rng_state(torch.get_rng_state()),
-        }
-        if self.device.type == "cuda":
-            metadata["cuda_rng"] = encode_rng_state(torch.cuda.get_rng_state(self.device))
-        for name in (LATEST, *names):
-            save_modules(self.run.checkpoint_path(name), self.model.checkpoint_items(), metadata)
+        """Write the training state under each name (then its grid and curves), and as ``latest``."""
+        if self.books is not None:
+            self.books.save({"step": self.step}, names, outputs=self.write_outputs)
 
-    def load(self, path: Path) -> None:
-        """Restore weights, optimisers, the step and the random streams from a checkpoint."""
-        metadata = load_modules(path, self.model.checkpoint_items(), device=self.device)
-        self.step = int(metadata["step"])
-        if metadata.get("batch_rng_device", "cpu") == self.batches.device.type:
-            self.batches.set_state(decode_rng_state(metadata["batch_rng"]))
-        else:  # saved on another kind of device, whose generator state this one cannot take
+    def load(self, name: str = LATEST, source: RunDir | None = None) -> None:
+        """Restore weights, optimisers, the step and the random streams from checkpoint ``name``
+        of the trainer's run, or of ``source`` when it has none (DDP ranks other than 0 read it)."""
+        books = self.books or Checkpointer(source, self.model.checkpoint_items, {"batch_rng": self.batches}, self.device, read_only=True)
+        position, reseeded = books.load(name)
+        if not isinstance(position.get("step"), int) or position["step"] < 0:
+            raise CheckpointError(f"checkpoint {name} of {self.run.path} holds no valid step ({position})", "resume from an earlier checkpoint, or train again")
+        self.step = position["step"]
+        if "batch_rng" in reseeded:  # saved on another kind of device, whose generator state this one cannot take
             self.batches.manual_seed(self.config.seed * 1000 + self.rank + 7919 * self.step)
-        torch.set_rng_state(decode_rng_state(metadata["torch_rng"]))
-        if self.device.type == "cuda" and "cuda_rng" in metadata:
-            torch.cuda.set_rng_state(decode_rng_state(metadata["cuda_rng"]), self.device)
         if self.world_size > 1:  # rank 0's streams were saved; the others must not repeat them
             self.batches.manual_seed(self.config.seed * 1000 + self.rank + 7919 * self.step)
             torch.manual_seed(self.config.seed * 1000 + self.rank + 1 + 7919 * self.step)
@@ -246,7 +238,6 @@ class Trainer:
                 description=self.model.name,
             )
         self.save(FINAL)
-        self.write_outputs("final")
 
     def _on_step_end(self, round_index: int, metrics: dict[str, Any]) -> None:
         self.step = round_index + 1
@@ -259,11 +250,16 @@ class Trainer:
             images = d_steps * config.batch_size * self.world_size
             self._window = (now, self.step)
             record = {"step": self.step, **metrics, "seconds": (now - start) / max(steps, 1), "images_per_s": images / max(now - start, 1e-9)}
-            self.run.log({k: _plain(v) for k, v in record.items()})
+            record = {k: _plain(v) for k, v in record.items()}
+            require_finite_metrics(record, f"step {self.step}")
+            self.run.log(record)
         if self.step % config.sample_every == 0:
             self.write_outputs(f"step-{self.step:06d}")
-        if self.step % config.checkpoint_every == 0:
+        stopping = stop_requested()
+        if self.step % config.checkpoint_every == 0 or stopping:
             self.save()
+        if stopping:
+            raise Interrupted(self.run.path if self.run is not None else ".", f"after step {self.step}")
 
     def write_outputs(self, name: str) -> None:
         """The sample grid ``samples/<name>.png`` and the curves ``plots/losses.png``."""
@@ -283,6 +279,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(f"{value:.6g}")
     return value
+
+
+def recorded_step(metadata: dict[str, str]) -> int | None:
+    """The step a checkpoint's metadata records (its position; ``step`` in older checkpoints)."""
+    try:
+        if "position" in metadata:
+            return int(json.loads(metadata["position"])["step"])
+        return int(metadata["step"]) if "step" in metadata else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def read_info(config_json: dict[str, Any]) -> DataInfo:

@@ -1,7 +1,9 @@
 """The run infrastructure shared by textgan and imagegan, a package of its own.
 
-It knows nothing of text or images: checkpoints (safetensors, atomic), the run directory,
-progress bars, device/precision/compile/DDP helpers, plots and the adversarial round loop.
+It knows nothing of text or images: checkpoints (safetensors, atomic, checksummed), the run
+directory and its lock, exact resume (:class:`Checkpointer`), Ctrl-C as a request to stop
+(:func:`graceful_stop`), checks for non-finite numbers, progress bars and log lines,
+device/precision/compile/DDP helpers, plots and the adversarial round loop.
 """
 
 from runcore.checkpoint import (
@@ -15,6 +17,10 @@ from runcore.checkpoint import (
     write_json_atomic,
     write_text_atomic,
 )
+from runcore.interrupt import EXIT_INTERRUPTED, Interrupted, graceful_stop, stop_requested
+from runcore.lock import RunLock
+from runcore.numbers import NonFiniteError, require_finite_metrics, require_finite_weights
+from runcore.resume import LATEST, Checkpointer
 from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, seed_everything
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
 from runcore.plots import plot_curves, plot_series
@@ -22,7 +28,17 @@ from runcore.progress import console, make_progress
 from runcore.rundir import RunDir
 
 __all__ = [
+    "EXIT_INTERRUPTED",
+    "LATEST",
     "AdversarialSchedule",
+    "Checkpointer",
+    "Interrupted",
+    "NonFiniteError",
+    "RunLock",
+    "graceful_stop",
+    "require_finite_metrics",
+    "require_finite_weights",
+    "stop_requested",
     "RunDir",
     "autocast",
     "console",

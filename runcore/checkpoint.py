@@ -5,6 +5,10 @@ flattened to ``"<name>/<key>"`` tensors; whatever in them is not a tensor (an op
 ``param_groups``, its integer state keys, ``None`` momentum buffers) is stored as JSON in the
 metadata, so loading runs no code from the file.
 
+Each tensor's CRC-32 is stored with it and checked when the file is read, so flipped bytes are
+named rather than loaded; a module's parameters must be finite to load, and optimizer state must
+match its parameters' shapes.
+
 Every write goes to a temporary file in the target's directory, is fsynced and then renamed over
 the target with :func:`os.replace`: a crash or a full disk leaves the previous file intact.
 
@@ -23,6 +27,7 @@ import base64
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from runcore import faults
 from runcore.errors import CheckpointError
+from runcore.files import require_regular_file
 
 __all__ = [
     "decode_rng_state",
@@ -49,6 +56,8 @@ __all__ = [
 # metadata may not use it, and load_modules does not return it.
 _RESERVED = "__textgan__/"  # the prefix of the first checkpoints, kept so that they still load
 _TENSOR, _TUPLE, _DICT = "__tensor__", "__tuple__", "__dict__"
+CHECKSUMS = "__checksums__"
+"""Metadata key of the tensors' CRC-32s (JSON name -> hex), written by :func:`save_tensors`."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +75,7 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Non
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        faults.reached("write", str(path))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -141,6 +151,9 @@ def save_tensors(
             tensor = tensor.clone()
         seen_storages.add(tensor.untyped_storage().data_ptr())
         prepared[name] = tensor.contiguous()
+    if CHECKSUMS in metadata:
+        raise ValueError(f"checkpoint metadata key {CHECKSUMS!r} is reserved")
+    metadata[CHECKSUMS] = json.dumps({name: checksum(t) for name, t in prepared.items()})
     _write_atomic(path, lambda tmp: save_file(prepared, str(tmp), metadata=metadata))
 
 
@@ -153,18 +166,16 @@ def load_tensors(
         ``(tensors, metadata)``; metadata is ``{}`` when the file has none.
 
     Raises:
-        CheckpointError: the file is missing, a directory, or corrupt (e.g. truncated).
+        CheckpointError: the file is missing, not a regular file (a directory, a FIFO), or corrupt
+            (e.g. truncated).
     """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(
             f"no checkpoint at {path}", "check the path, or list the run's checkpoints/ directory"
         )
-    if path.is_dir():
-        raise CheckpointError(
-            f"{path} is a directory, not a checkpoint file",
-            "pass a .safetensors file inside it, e.g. one in its checkpoints/ directory",
-        )
+    # a FIFO would block the read forever, a directory or device cannot be one
+    require_regular_file(path, "checkpoint", "pass a .safetensors file that training wrote", error=CheckpointError)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
@@ -176,10 +187,48 @@ def load_tensors(
             f"checkpoint {path} is corrupt or truncated ({_first_line(exc)})",
             "resume from an earlier checkpoint in the same directory, or train again",
         ) from exc
+    verify_checksums(path, tensors, metadata)
     device = torch.device(device)
     if device.type != "cpu":
         tensors = {key: t.to(device) for key, t in tensors.items()}
     return tensors, metadata
+
+
+def checksum(tensor: torch.Tensor) -> str:
+    """The CRC-32 of a CPU tensor's bytes, as 8 hex digits."""
+    data = tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy()
+    return f"{zlib.crc32(data):08x}"
+
+
+def verify_checksums(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Check the CRC-32s :func:`save_tensors` recorded (files without them pass); pops them
+    from ``metadata``.
+
+    Raises:
+        CheckpointError: a tensor's bytes differ from those saved, naming the tensor.
+    """
+    recorded = metadata.pop(CHECKSUMS, None)
+    if recorded is None:
+        return
+    try:
+        sums = json.loads(recorded)
+        if not isinstance(sums, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its checksums cannot be read ({exc})", _EARLIER) from None
+    missing = sorted(set(sums) - set(tensors))
+    if missing:
+        raise CheckpointError(f"checkpoint {path} is corrupt: tensor {missing[0]} is missing", _EARLIER)
+    for name, tensor in tensors.items():
+        if name in sums and checksum(tensor.cpu()) != sums[name]:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt: the bytes of tensor {name} differ from those saved "
+                f"(CRC-32 {checksum(tensor.cpu())}, saved {sums[name]})",
+                _EARLIER,
+            )
+
+
+_EARLIER = "resume from an earlier checkpoint in the same directory, or train again"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -271,6 +320,8 @@ def load_modules(
             continue
         if isinstance(obj, torch.nn.Module):
             _check_module_state(path, name, obj, state, strict)
+        else:
+            _check_optimizer_state(path, name, obj, state)
         states[name] = state
     for name, state in states.items():
         obj = modules[name]
@@ -341,6 +392,14 @@ def _check_module_state(
             if unexpected:
                 parts.append(f"unexpected keys {_few(unexpected)}")
             raise _mismatch(path, name, "; ".join(parts))
+    parameters = {key for key, _ in module.named_parameters()}
+    for key in sorted(parameters & set(state)):
+        value = state[key]
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"checkpoint {path} holds non-finite weights ({name} {key})",
+                "resume from an earlier checkpoint in the same directory, or train again",
+            )
     for key, value in state.items():
         target = expected.get(key)
         if isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor):
@@ -350,6 +409,24 @@ def _check_module_state(
                     name,
                     f"{key} has shape {list(value.shape)} in the checkpoint "
                     f"but {list(target.shape)} in the model",
+                )
+
+
+def _check_optimizer_state(path: Path, name: str, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Per-parameter state (e.g. Adam's moments) must have its parameter's shape, and the groups
+    the same number of parameters: otherwise it loads and the first step fails."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = state.get("param_groups", [])
+    saved = [i for group in groups for i in group.get("params", [])] if isinstance(groups, list) else []
+    if len(saved) != len(params):
+        raise _mismatch(path, name, f"it holds state of {len(saved)} parameters where the optimizer has {len(params)}")
+    position = {index: p for index, p in zip(saved, params)}
+    for index, entries in (state.get("state") or {}).items():
+        param = position.get(index)
+        for key, value in (entries.items() if isinstance(entries, dict) else ()):
+            if param is not None and isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                raise _mismatch(
+                    path, name, f"state {key} of parameter {index} has shape {list(value.shape)} but the parameter has {list(param.shape)}"
                 )
 
 

@@ -7,6 +7,12 @@ Layout::
     <run>/checkpoints/       <name>.safetensors
     <run>/samples/           generated samples
     <run>/plots/             PNG curves
+    <run>/.lock              the writer's lock (see :mod:`runcore.lock`)
+
+A new run is made in a hidden sibling folder and renamed into place once set up
+(:meth:`RunDir.creating`), so that a run directory either exists whole or not at all. Every writer
+holds the run's lock; opening a run to write it also removes what an interrupted writer left
+(temporary files of atomic writes, half-made sibling folders of dead processes).
 
 Examples:
     >>> import tempfile
@@ -19,20 +25,27 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from runcore import faults
 from runcore.checkpoint import write_json_atomic
 from runcore.errors import CheckpointError, UserError
+from runcore.files import require_regular_file
+from runcore.lock import RunLock
 
 __all__ = ["RunDir"]
 
 _SUBDIRS = ("checkpoints", "samples", "plots")
 _CHECKPOINT_SUFFIX = ".safetensors"
+_PARTIAL = ".partial-"  # <parent>/.<name>.partial-<pid>: a run being set up by process <pid>
 
 
 class RunDir:
@@ -44,6 +57,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._lock: RunLock | None = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -52,25 +66,66 @@ class RunDir:
 
     @classmethod
     def create(cls, path: str | os.PathLike) -> RunDir:
-        """Make a new run directory with its sub-directories.
+        """Make a new run directory with its sub-directories, and take its lock.
 
         Raises:
-            UserError: ``path`` exists and is a non-empty directory, or is a file. Nothing in it
-                is touched.
+            UserError: ``path`` exists and is a non-empty directory, or is not a directory, or
+                cannot be made there. Nothing in it is touched.
         """
-        path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise UserError(
-                f"run directory {path} already exists as a file", "choose another --out"
-            )
-        if path.is_dir() and any(path.iterdir()):
-            raise UserError(
-                f"run directory {path} already exists",
-                f"choose another --out, or continue it with --resume {path}",
-            )
-        for sub in _SUBDIRS:
-            (path / sub).mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        path = _check_new(Path(path))
+        try:
+            for sub in _SUBDIRS:
+                (path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make run directory {path} ({exc.strerror or exc})", "choose another --out") from None
+        return cls(path).lock()
+
+    @classmethod
+    @contextlib.contextmanager
+    def creating(cls, path: str | os.PathLike) -> Iterator[RunDir]:
+        """Set a new run up in a hidden sibling folder; rename it to ``path`` when the block ends.
+
+        Inside the block ``run.path`` is the hidden folder (``.<name>.partial-<pid>``); whatever
+        the block writes (config, data, the first checkpoint) appears at ``path`` all at once,
+        and the lock taken here stays held. If the block raises or the process dies, nothing
+        appears at ``path``: the folder is removed at once, or by the next run made beside it.
+
+        Examples:
+            >>> import tempfile
+            >>> root = tempfile.mkdtemp()
+            >>> with RunDir.creating(root + "/demo") as run:
+            ...     run.write_config({"seed": 1})
+            >>> run.path.name, RunDir.open(run.path).read_config()
+            ('demo', {'seed': 1})
+        """
+        path = _check_new(Path(path))
+        _remove_dead_partials(path)
+        try:
+            run = cls.create(path.parent / f".{path.name}{_PARTIAL}{os.getpid()}")
+        except UserError as exc:
+            raise UserError(f"cannot make run directory {path} ({exc.problem.rpartition('(')[2].rstrip(')')})", "choose another --out") from None
+        try:
+            yield run
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()  # an empty directory given as --out (the rename cannot replace it on every platform)
+            elif path.exists():
+                raise UserError(f"run directory {path} was made by another process meanwhile", "choose another --out")
+            os.replace(run.path, path)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)
+            run.unlock()
+            raise
+        run.path = path
+
+    @staticmethod
+    def check_new(path: str | os.PathLike) -> Path:
+        """``path`` as a Path, if a new run may be made there (absent, or an empty directory).
+
+        Raises:
+            UserError: it exists and is not empty, is not a directory, is a dangling link, or
+                lies where nothing can be written.
+        """
+        return _check_new(Path(path))
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> RunDir:
@@ -85,9 +140,31 @@ class RunDir:
                 f"run directory {path} does not exist",
                 "check the path, or start a new run without --resume",
             )
-        if not (path / "config.json").is_file():
+        if not path.is_dir() or not (path / "config.json").exists():
             raise _not_a_run(path)
+        require_regular_file(path / "config.json", "run configuration", "restore it from a backup, or start a new run", error=CheckpointError)
         return cls(path)
+
+    # -- the writer -----------------------------------------------------------------------------
+
+    def lock(self) -> RunDir:
+        """Take the run's write lock (held until :meth:`unlock` or the process ends) and clear
+        away what an interrupted writer left: temporary files of its atomic writes.
+
+        Raises:
+            UserError: another live process holds the lock (its pid is named).
+        """
+        if self._lock is None:
+            self._lock = RunLock(self.path).acquire()
+            for folder in (self.path, *(self.path / sub for sub in _SUBDIRS)):
+                for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+                    leftover.unlink(missing_ok=True)
+        return self
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @staticmethod
     def default_path(root: str | os.PathLike = "runs", name: str | None = None) -> Path:
@@ -136,6 +213,27 @@ class RunDir:
         if not name or "/" in name or "\\" in name:
             raise ValueError(f"checkpoint name {name!r} must be a plain file name")
         return self.checkpoints / f"{name}{_CHECKPOINT_SUFFIX}"
+
+    def checkpoint_names(self) -> list[str]:
+        """The names of the run's checkpoints (``checkpoints/<name>.safetensors``), sorted."""
+        if not self.checkpoints.is_dir():
+            return []
+        return sorted(p.name[: -len(_CHECKPOINT_SUFFIX)] for p in self.checkpoints.glob(f"*{_CHECKPOINT_SUFFIX}") if not p.name.startswith("."))
+
+    def named_checkpoint(self, name: str) -> Path:
+        """The checkpoint a user named (``--checkpoint NAME``).
+
+        Raises:
+            CheckpointError: ``name`` is a path rather than a name, or the run has no such
+                checkpoint; the message lists the names it has.
+        """
+        names = self.checkpoint_names()
+        choices = f"choose one of: {', '.join(names)}" if names else "train the run first; it has no checkpoint yet"
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise CheckpointError(f"--checkpoint {name!r} is not the name of a checkpoint in {self.checkpoints}", choices)
+        if name not in names:
+            raise CheckpointError(f"no checkpoint {name!r} in {self.path}", choices)
+        return self.checkpoint_path(name)
 
     def latest_checkpoint(self, prefix: str = "") -> Path | None:
         """The newest ``checkpoints/<prefix>*.safetensors``, or None if there is none.
@@ -208,6 +306,23 @@ class RunDir:
                     line = "\n" + line
             f.write((line + "\n").encode("utf-8"))
             f.flush()
+        faults.reached("log", line)
+
+    def log_size(self) -> int:
+        """Bytes in ``metrics.jsonl`` (0 if there is none): saved with each checkpoint."""
+        try:
+            return self.metrics_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def truncate_log(self, size: int) -> None:
+        """Cut ``metrics.jsonl`` back to ``size`` bytes: the records written after the checkpoint
+        a run resumes from, which the resumed run writes again."""
+        if self.log_size() > size:
+            with open(self.metrics_path, "r+b") as f:
+                f.truncate(size)
+                f.flush()
+                os.fsync(f.fileno())
 
     def read_log(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` in order; ``[]`` if there is none yet.
@@ -230,6 +345,42 @@ class RunDir:
             if isinstance(record, dict):
                 records.append(record)
         return records
+
+
+def _check_new(path: Path) -> Path:
+    """``path`` if a new run may be made there: absent, or an empty directory."""
+    if path.is_symlink() and not path.exists():
+        raise UserError(f"run directory {path} is a dangling symbolic link", "choose another --out, or remove the link")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"run directory {path} already exists and is not a directory", "choose another --out")
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"run directory {path} already exists", f"choose another --out, or continue it with --resume {path}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot make run directory {path}: {parent} is not a writable directory", "choose another --out")
+    return path
+
+
+def _remove_dead_partials(path: Path) -> None:
+    """Remove half-made sibling folders of ``path`` whose process is gone."""
+    if not path.parent.is_dir():
+        return
+    for partial in path.parent.glob(f".{path.name}{_PARTIAL}*"):
+        pid = partial.name.rsplit(_PARTIAL, 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _not_a_run(path: Path) -> CheckpointError:

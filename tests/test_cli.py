@@ -138,7 +138,7 @@ def test_bad_option_values(tmp_path, capsys, args, fragment):
 
 
 def test_resume_and_sample_on_something_that_is_not_a_run(tmp_path, capsys):
-    assert_one_line_error(main(["train", "--resume", str(tmp_path)]), capsys, "not a textgan run")
+    assert_one_line_error(main(["train", "--resume", str(tmp_path)]), capsys, "not a run")
     assert_one_line_error(main(["sample", str(tmp_path / "nope")]), capsys, "does not exist")
 
 

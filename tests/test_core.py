@@ -295,7 +295,7 @@ def test_latest_checkpoint_and_default_path(tmp_path):
 # Progress
 
 
-def test_progress_outside_a_terminal_prints_final_state_once(capsys):
+def test_progress_outside_a_terminal_writes_plain_lines_as_it_goes(capsys):
     with make_progress() as progress:
         task = progress.add_task("mle", total=3)
         plain = progress.add_task("plain", total=2)  # no status field given: must still render
@@ -304,8 +304,28 @@ def test_progress_outside_a_terminal_prints_final_state_once(capsys):
         progress.update(plain, advance=2)
     captured = capsys.readouterr()
     assert captured.out == ""  # stdout stays clean for results
-    assert captured.err.count("mle") == 1 and "3/3" in captured.err and "nll=0.00" in captured.err
-    assert "2/2" in captured.err
+    lines = captured.err.splitlines()
+    # the first step at once, the middle one held back (under LINE_SECONDS), the last always
+    assert [line.split()[1:3] for line in lines] == [["mle", "1/3"], ["mle", "3/3"], ["plain", "2/2"]]
+    assert lines[0].endswith("nll=2.00") and lines[1].endswith("nll=0.00")
+    assert "\x1b" not in captured.err  # no terminal control codes in a log file
+
+
+def test_line_progress_writes_at_most_every_line_seconds():
+    import io
+
+    from runcore.progress import LineProgress
+
+    now = [0.0]
+    out = io.StringIO()
+    progress = LineProgress(out, line_seconds=10, clock=lambda: now[0])
+    task = progress.add_task("adversarial", total=100, status="")
+    for step in range(100):
+        now[0] += 3.0  # a round every 3 s: a line every 4th round (12 s), plus the first and last
+        progress.update(task, advance=1, status=f"r {step}")
+    lines = out.getvalue().splitlines()
+    assert [line.split()[2] for line in lines] == ["1/100", *[f"{k}/100" for k in range(5, 100, 4)], "100/100"]
+    assert "remaining 0:04:57" in lines[0] and "remaining" not in lines[-1]
 
 
 # ---------------------------------------------------------------------------------------------

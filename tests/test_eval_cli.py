@@ -74,8 +74,8 @@ def test_eval_bleu_chars(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--hyp", "{missing}", "--ref", "{ref}"], "hypothesis file .*missing.txt not found"),
-        (["--hyp", "{hyp}", "--ref", "{missing}"], "reference file .*missing.txt not found"),
+        (["--hyp", "{missing}", "--ref", "{ref}"], "hypothesis file .*missing.txt does not exist"),
+        (["--hyp", "{hyp}", "--ref", "{missing}"], "reference file .*missing.txt does not exist"),
         (["--hyp", "{empty}", "--ref", "{ref}"], "hypothesis file .*empty.txt is empty"),
         (["--hyp", "{hyp}", "--ref", "{ref}", "--n", "0"], "--n 0 is out of range"),
         (["--hyp", "{hyp}", "--ref", "{ref}", "--n", "2", "11"], "--n 11 is out of range: BLEU orders run from 1 to 10"),

@@ -159,3 +159,40 @@ def test_unknown_gan_is_one_line_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--gans" in err and "rankgan" in err
     assert not out.exists()
+
+
+def test_a_stopped_experiment_goes_on_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
+    """Stopped (Ctrl-C) inside pre-training, inside a GAN's rounds and inside continued MLE, then
+    run again each time: every run continues from its last checkpoint, and the numbers are
+    those of the experiment run straight through."""
+    import textgan.seqgan.trainer as trainer_module
+    from runcore import Interrupted
+
+    oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
+    experiment = tiny_experiment(seeds=(0,), gans=("seqgan", "constant"))
+    straight = run_oracle_experiment(experiment, tmp_path / "straight", torch.device("cpu"), quiet=True, oracle=oracle)
+    calls = {"n": 0}
+    stops = []
+
+    def stop_at(n):
+        def requested():
+            calls["n"] += 1
+            return calls["n"] == n
+        return requested
+
+    # stop_requested is asked once per epoch / D step / round, counted afresh by each call:
+    # pretrain 2, seqgan 1 + 2, constant 2, mle 2; the first call stops after pretrain's epoch 1,
+    # the second (pretrain epoch 2, seqgan's D step, round 1) in seqgan, the third (seqgan round 2,
+    # constant's 2 rounds, mle's epoch 1) in mle
+    for n in (1, 3, 4):
+        calls["n"] = 0
+        monkeypatch.setattr(trainer_module, "stop_requested", stop_at(n))
+        with pytest.raises(Interrupted) as stopped:
+            run_oracle_experiment(experiment, tmp_path / "stopped", torch.device("cpu"), quiet=True, oracle=oracle)
+        stops.append(stopped.value.run.name)
+    assert stops == ["pretrain", "seqgan", "mle"]
+    monkeypatch.setattr(trainer_module, "stop_requested", lambda: False)
+    resumed = run_oracle_experiment(experiment, tmp_path / "stopped", torch.device("cpu"), quiet=True, oracle=oracle)
+    assert resumed["rows"] == straight["rows"] and resumed["matched"] == straight["matched"]
+    summaries = [json.loads((tmp_path / name / "seed-0" / "summary.json").read_text()) for name in ("straight", "stopped")]
+    assert summaries[0]["curves"] == summaries[1]["curves"] and summaries[0]["sweep"] == summaries[1]["sweep"]

@@ -139,7 +139,7 @@ def test_paper_oracle_own_samples_score_5_75():
     [
         (["--oracle", "{missing}"], "oracle file .*missing.npz not found"),
         (["--oracle", "{corrupt}"], "is not a readable .npz"),
-        (["--rounds", "-1"], "--rounds must be 0 or more"),
+        (["--rounds", "-1"], "--rounds -1 must be 0 or more"),
         (["--eval-samples", "0"], "--eval-samples must be at least 1"),
         (["--preset", "huge"], "invalid choice"),
     ],

@@ -76,7 +76,7 @@ def test_the_default_preset_changes_reinforce_only():
         (["--gan", "textgan9"], ["--gan 'textgan9' is not known"]),
         (["--ppo.clip-coef", "0.1"], ["--ppo.* settings were given but --agent is reinforce", "Pass --agent ppo"]),
         (["--reinforce.values", "q"], ["--reinforce.*: unknown values 'q'"]),
-        (["--reinforce.learning-rate", "-1"], ["learning_rate must be positive"]),
+        (["--reinforce.learning-rate", "-1"], ["--reinforce.learning-rate -1.0 must be positive"]),
     ],
 )
 def test_bad_agent_and_gan_settings_are_one_line_errors(tmp_path, capsys, args, fragments):

@@ -10,6 +10,9 @@ import sys
 
 from runcore.cli import OneLineParser, add_dataclass_flags
 from runcore.errors import UserError
+from runcore.printable import one_line
+from runcore.interrupt import EXIT_INTERRUPTED
+from runcore.lock import release_all
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -83,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
             return args.run_command(args)
         parser.error(f"unknown command {args.command}")
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a run continues with: textgan train --resume RUN_DIR", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        release_all()  # the run's lock: a later command in this process may open it
     return 0
 
 

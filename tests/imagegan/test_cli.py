@@ -16,6 +16,7 @@ from PIL import Image
 from imagegan.cli import main
 from imagegan.data import load_dataset
 from imagegan.metrics import train_classifier
+from imagegan.trainer import recorded_step
 from runcore import load_tensors
 
 TINY = ["--limit", "32", "--batch-size", "4", "--width", "4", "--sample-every", "1000", "--checkpoint-every", "1", "--log-every", "1", "--quiet"]
@@ -56,7 +57,7 @@ def test_train_writes_a_run_and_resume_continues_it_exactly(tmp_path):
     assert train(tmp_path / "b", "--model", "dcgan", "--steps", "4") == 0
     resumed, _ = load_tensors(run / "checkpoints/final.safetensors")
     straight, metadata = load_tensors(tmp_path / "b/checkpoints/final.safetensors")
-    assert metadata["step"] == "4"
+    assert recorded_step(metadata) == 4
     for key, value in straight.items():
         torch.testing.assert_close(resumed[key], value, msg=key)
 
@@ -75,7 +76,7 @@ def test_a_checkpoint_from_another_kind_of_device_resumes_with_a_reseeded_batch_
     cuda_state = base64.b64encode(bytes(16)).decode()  # a CUDA generator's state: seed and offset
     save_file(tensors, str(path), {**metadata, "batch_rng_device": "cuda", "batch_rng": cuda_state})
     assert main(["train", "--resume", str(tmp_path / "a"), "--steps", "3", "--quiet"]) == 0
-    assert load_tensors(tmp_path / "a/checkpoints/final.safetensors")[1]["step"] == "3"
+    assert recorded_step(load_tensors(tmp_path / "a/checkpoints/final.safetensors")[1]) == 3
 
 
 def test_a_resumed_run_is_read_from_its_latest_checkpoint_until_it_ends(tmp_path):
@@ -86,7 +87,7 @@ def test_a_resumed_run_is_read_from_its_latest_checkpoint_until_it_ends(tmp_path
     # as if "a" had been resumed to 4 steps and were still running: its final is still step 2's
     shutil.copy(tmp_path / "b/checkpoints/latest.safetensors", tmp_path / "a/checkpoints/latest.safetensors")
     _, metadata = load_tensors(tmp_path / "a/checkpoints/final.safetensors")
-    assert metadata["step"] == "2"
+    assert recorded_step(metadata) == 2
     further = open_trained_run(str(tmp_path / "a"), None, "cpu")[3]
     finished = open_trained_run(str(tmp_path / "b"), None, "cpu")[3]
     for (name, mine), theirs in zip(further.generator.state_dict().items(), finished.generator.state_dict().values()):

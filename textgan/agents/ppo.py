@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from runcore.ranges import at_least, between, check_ranges, positive
 from textgan.agents.rollout import Rollout, collect_rollout, replay, rewards_to_go
 from textgan.agents.stabilisers import KLPenalty
 from textgan.env.vector_env import SeqGANVectorEnv
@@ -62,13 +63,27 @@ class PPOConfig:
     """KL per token for the adaptive coefficient; None: kl_coef stays fixed"""
 
     def __post_init__(self):
-        if self.num_minibatches < 1 or self.update_epochs < 1:
-            raise ValueError("num_minibatches and update_epochs must be >= 1")
         if self.advantages not in ADVANTAGES:
             raise ValueError(f"unknown advantages {self.advantages!r}; choose one of {', '.join(ADVANTAGES)}")
-        for name in ("learning_rate", "grad_clip", "clip_coef"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_ranges(self, PPO_RANGES, flag_prefix="")
+
+
+PPO_RANGES = {
+    "learning_rate": positive(),
+    "num_steps": at_least(1),
+    "update_epochs": at_least(1),
+    "num_minibatches": at_least(1),
+    "gamma": between(0, 1),
+    "gae_lambda": between(0, 1),
+    "clip_coef": positive(),
+    "vf_coef": at_least(0),
+    "grad_clip": positive(),
+    "target_kl": positive(),
+    "kl_coef": at_least(0, "pass 0 to turn the penalty off"),
+    "kl_target": positive(),
+}
+"""The allowed values of each numeric setting (``ent_coef`` may be any finite number); every float
+must also be finite (a ``SettingError``)."""
 
 
 class PPOAgent:

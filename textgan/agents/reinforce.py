@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from runcore.ranges import at_least, between, check_ranges, positive
 from textgan.agents.rollout import collect_rollout, rewards_to_go
 from textgan.agents.stabilisers import BASELINES, KLPenalty, subtract_baseline
 from textgan.env.vector_env import SeqGANVectorEnv
@@ -53,11 +54,18 @@ class ReinforceConfig:
             raise ValueError(f"unknown values {self.values!r}; choose one of {', '.join(VALUES)}")
         if self.baseline not in BASELINES:
             raise ValueError(f"unknown baseline {self.baseline!r}; choose one of {', '.join(BASELINES)}")
-        for name in ("learning_rate", "grad_clip"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        check_ranges(self, REINFORCE_RANGES, flag_prefix="")
+
+
+REINFORCE_RANGES = {
+    "learning_rate": positive(),
+    "grad_clip": positive(),
+    "gamma": between(0, 1),
+    "num_steps": at_least(1),
+    "kl_coef": at_least(0, "pass 0 to turn the penalty off"),
+    "kl_target": positive(),
+}
+"""The allowed values of each numeric setting; every float must also be finite (a ``SettingError``)."""
 
 
 class ReinforceAgent:

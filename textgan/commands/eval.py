@@ -18,19 +18,19 @@ import argparse
 import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from rich.table import Table
 
 from runcore import console, make_progress, resolve_device
 from runcore.errors import UserError
+from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
+from textgan.data import read_text_lines
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 DEFAULT_ORDERS = (2, 3, 4, 5)
 MAX_ORDER = 10  # papers report 2..5; beyond 10 a typo is likelier than a wish
-SAMPLE_CHUNK = 1000
 
 
 def add_eval_parser(commands: argparse._SubParsersAction) -> None:
@@ -98,28 +98,21 @@ def _score_files(args: argparse.Namespace) -> dict:
             progress.update(task, status="BLEU")
             result["references"] = len(references)
             result["bleu"] = _means(bleu_multi(hypotheses, references, orders))
-            progress.advance(task)
+            progress.update(task, advance=1)
         if args.self_bleu:
             progress.update(task, status="Self-BLEU")
             result["self_bleu"] = _means(self_bleu_multi(hypotheses, orders))
-            progress.advance(task)
+            progress.update(task, advance=1)
     return result
 
 
 def read_token_lines(path: str, role: str, chars: bool = False) -> list[list[str]]:
-    """The lines of a UTF-8 file as token lists; trailing blank lines dropped, inner ones kept (empty)."""
-    file = Path(path)
-    if not file.is_file():
-        what = "is a directory" if file.is_dir() else "not found"
-        raise UserError(f"{role} file {file} {what}", "check the path")
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise UserError(f"{role} file {file} is not UTF-8 text ({error.reason} at byte {error.start})", "convert it to UTF-8") from None
+    """The lines of a UTF-8 file as token lists, read as every text file is (``read_text_lines``:
+    a byte-order mark dropped, CRLF a line break); trailing blank lines dropped, inner ones kept
+    (empty)."""
+    lines = read_text_lines(path, f"{role} file", f"give one {role} per line in a UTF-8 text file")
     while lines and not lines[-1].strip():
         lines.pop()
-    if not lines:
-        raise UserError(f"{role} file {file} is empty", f"give one {role} per line")
     return [list(line.strip()) if chars else line.split() for line in lines]
 
 
@@ -143,8 +136,9 @@ def _score_run(args: argparse.Namespace) -> dict:
     opened = open_run(args.target)
     if args.num_samples is not None and args.num_samples < 1:
         raise UserError(f"-n must be at least 1, got {args.num_samples}", "ask for one or more samples")
-    if not args.temperature > 0:
-        raise UserError(f"--temperature must be positive, got {args.temperature}", "1.0 samples the model as trained")
+    check_sampling_flags(args.temperature, args.seed)
+    if args.checkpoint is not None:
+        opened.run.named_checkpoint(args.checkpoint)
     if len(opened.test) < 2:
         raise UserError(f"{opened.run.path} has {len(opened.test)} test sequence(s)", "train a run with a larger test split")
     device = resolve_device(args.device)
@@ -158,7 +152,7 @@ def _score_run(args: argparse.Namespace) -> dict:
         rows = []
         for start in range(0, num, SAMPLE_CHUNK):
             rows.append(generator.sample(min(SAMPLE_CHUNK, num - start), opened.test.shape[1], rng, args.temperature).cpu())
-            progress.advance(task)
+            progress.update(task, advance=1)
         hypotheses = token_lists(torch.cat(rows), opened)
         task = progress.add_task("scoring", total=4, status="")
         steps = {}
@@ -170,7 +164,7 @@ def _score_run(args: argparse.Namespace) -> dict:
         ):
             progress.update(task, status=name)
             steps[name] = compute()
-            progress.advance(task)
+            progress.update(task, advance=1)
     return {
         "run": str(opened.run.path),
         "checkpoint": path.stem,

@@ -24,7 +24,13 @@ Layout of ``--out``::
     oracle.npz                     the oracle (written when it is a random one)
     seed-<s>/pretrain/             the shared MLE pre-training (run directory)
     seed-<s>/{mle,<gan>...}/       run directories (metrics.jsonl, checkpoints, samples)
+    seed-<s>/random_init.json      NLL-oracle of the untrained generator
     seed-<s>/summary.json          that seed's final numbers and curves (a finished seed is reused)
+
+Stopped at any point (Ctrl-C, a kill), the same command goes on: finished seeds are reused, and
+in an unfinished one every run directory continues from its last checkpoint (a new one starts
+from its first: MLE pre-training from scratch, the others from ``after-mle``), so the numbers
+are those of an uninterrupted experiment.
     results.json, results.md       the tables; nll_oracle.png, quality_diversity.png
 """
 
@@ -43,7 +49,7 @@ from typing import Any
 import torch
 from rich.table import Table
 
-from runcore import RunDir, console, load_modules, make_progress, plot_series, resolve_device, write_json_atomic, write_text_atomic
+from runcore import EXIT_INTERRUPTED, LATEST, Interrupted, RunDir, console, graceful_stop, load_modules, make_progress, plot_series, resolve_device, write_json_atomic, write_text_atomic
 from runcore.errors import UserError
 from textgan.metrics import nll_oracle, nll_test, temperature_sweep
 from textgan.metrics.sweep import DEFAULT_TEMPERATURES
@@ -199,7 +205,12 @@ def oracle_command(args: argparse.Namespace) -> int:
         raise UserError("--temperatures must all be positive", "e.g. --temperatures 0.8 1.0 1.2")
     experiment.seqgan_config(experiment.seeds[0]).validate()
     out = Path(args.out) if args.out else RunDir.default_path("runs", "oracle")
-    run_oracle_experiment(experiment, out, resolve_device(args.device), quiet=args.quiet)
+    try:
+        with graceful_stop():
+            run_oracle_experiment(experiment, out, resolve_device(args.device), quiet=args.quiet)
+    except Interrupted as stop:
+        console().print(f"interrupted {stop.where} in {stop.run}; continue with the same command and --out {out}", markup=False, highlight=False)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -278,8 +289,18 @@ def run_seed(
     experiment: OracleExperiment, oracle: Oracle, seed: int, folder: Path, device: torch.device, quiet: bool, sweep: bool
 ) -> dict:
     """Pre-train once, train MLE and each GAN from there, and score them; returns the seed's summary."""
-    if folder.exists() and any(folder.iterdir()):
-        raise UserError(f"{folder} holds an unfinished seed", f"delete {folder} to run seed {seed} again")
+    held: list[RunDir] = []
+    try:
+        return _run_seed(experiment, oracle, seed, folder, device, quiet, sweep, held)
+    finally:
+        for run in held:  # the runs' locks, also when stopped: a later call in this process goes on
+            run.unlock()
+
+
+def _run_seed(
+    experiment: OracleExperiment, oracle: Oracle, seed: int, folder: Path, device: torch.device, quiet: bool, sweep: bool,
+    held: list[RunDir],
+) -> dict:
     show = console()
     train, test = seed_data(experiment, oracle, seed)
     tokens = OracleTokens(oracle.vocab_size)
@@ -287,33 +308,60 @@ def run_seed(
     def evaluate(generator: Generator) -> dict[str, float]:
         return {"nll_oracle": nll_oracle(generator, oracle, n=experiment.curve_samples, seed=CURVE_SEED)}
 
-    def trainer(name: str, **changes) -> SeqGANTrainer:
+    def trainer(name: str, start=None, **changes) -> SeqGANTrainer:
+        """Run ``name`` of this seed: continued from its last checkpoint if it has one, else
+        made anew (``start(trainer)`` sets its first state, saved as its first checkpoint)."""
         config = dataclasses.replace(experiment.seqgan_config(seed), max_len=oracle.seq_len, **changes)
-        run = RunDir.create(folder / name)
-        run.write_config(config.to_dict())
-        return build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+        path = folder / name
+        if (path / "checkpoints" / f"{LATEST}.safetensors").is_file():
+            run = RunDir.open(path).lock()
+            held.append(run)
+            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+            made.load()
+            return made
+        if path.exists():
+            shutil.rmtree(path)  # made by a process that died before its first checkpoint
+        with RunDir.creating(path) as run:
+            held.append(run)
+            run.write_config(config.to_dict())
+            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+            if start is not None:
+                start(made)
+            made.save()
+        return made
+
+    def from_pretraining(position: dict[str, Any] | None = None):
+        def start(made: SeqGANTrainer) -> None:
+            _continue_from(made, pretrain, "after-mle")
+            if position is not None:
+                made.position = dict(position)
+        return start
 
     base = experiment.seqgan_config(seed)
     base.max_len = oracle.seq_len
+    folder.mkdir(parents=True, exist_ok=True)
     show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs)")
     # the constant reward builds no D: the shared start holds the generator, its optimiser and the
     # random streams; each GAN's reward model keeps the fresh init its own trainer gave it
     pretrain = trainer("pretrain", gan="constant", d_pretrain_steps=0, rounds=0, d_steps=0)
-    initial = nll_oracle(pretrain.generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED)
+    initial_path = folder / "random_init.json"
+    if not initial_path.is_file():  # the untrained generator: only a new pretrain run still holds it
+        write_json_atomic(initial_path, {"nll_oracle": nll_oracle(pretrain.generator, oracle, n=experiment.eval_samples, seed=FINAL_SEED)})
+    initial = json.loads(initial_path.read_text(encoding="utf-8"))["nll_oracle"]
     pretrain.train()
 
     runs: dict[str, SeqGANTrainer] = {}
     for gan in experiment.gans:
         fixed = gan in FIXED_REWARD
         show.print(f"seed {seed}: {label(gan)}: " + ("" if fixed else "D pre-training, ") + f"{base.rounds} rounds")
-        runs[gan] = trainer(gan, gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
-        _continue_from(runs[gan], pretrain, "after-mle")
+        runs[gan] = trainer(gan, from_pretraining(), gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
         runs[gan].train()
 
     show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs")
-    mle = trainer("mle", gan="constant", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0, d_steps=0)
-    _continue_from(mle, pretrain, "after-mle")
-    mle.position = {"phase": "mle", "done": base.mle_epochs}
+    mle = trainer(
+        "mle", from_pretraining({"phase": "mle", "done": base.mle_epochs}),
+        gan="constant", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0, d_steps=0,
+    )
     mle.train()
 
     pretrained = build_generator(base, tokens).to(device)

@@ -1,4 +1,9 @@
-"""``textgan sample RUN_DIR``: decoded samples from a run's generator."""
+"""``textgan sample RUN_DIR``: decoded samples from a run's generator, one per line.
+
+Samples are drawn in chunks of ``SAMPLE_CHUNK`` (so a large ``-n`` needs no more memory than one
+chunk, and ``eval`` draws the same way), and printed with control characters escaped: a corpus
+may hold ESC, and a sample must not drive the terminal it is printed on.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,38 @@ import argparse
 
 import torch
 
-from runcore import resolve_device
+from runcore import RunDir, resolve_device
 from runcore.errors import UserError
+from runcore.printable import printable
+from runcore.ranges import SEED, at_least, check_value
 from textgan.seqgan.runs import open_run, run_generator
+
+SAMPLE_CHUNK = 1000
 
 
 def sample_command(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise UserError(f"-n must be at least 1, got {args.num}", "ask for one or more samples")
-    if not args.temperature > 0:
-        raise UserError(f"--temperature must be positive, got {args.temperature}", "1.0 samples the model as trained")
+    check_sampling_flags(args.temperature, args.seed)
     opened = open_run(args.run_dir)
+    if args.checkpoint is not None:
+        opened.run.named_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     generator, _ = run_generator(opened, args.checkpoint, device)
     rng = torch.Generator().manual_seed(args.seed)
-    tokens = generator.sample(args.num, opened.train.shape[1], generator=rng, temperature=args.temperature)
-    for row in tokens.cpu():
-        print(opened.tokenizer.decode(row.tolist()))
+    for start in range(0, args.num, SAMPLE_CHUNK):
+        tokens = generator.sample(min(SAMPLE_CHUNK, args.num - start), opened.train.shape[1], generator=rng, temperature=args.temperature)
+        for row in tokens.cpu():
+            print(printable(opened.tokenizer.decode(row.tolist())))
     return 0
+
+
+# far below this, logits / temperature overflow float32 and every draw is the last token; at 1e-4
+# sampling is already greedy for any two logits 0.01 apart (odds of e^-100)
+TEMPERATURE = at_least(1e-4, "pass 1.0 to sample the model as trained, lower for likelier text")
+
+
+def check_sampling_flags(temperature: float, seed: int) -> None:
+    """UserError for a temperature that is not finite or too small to sample with, or a seed out of range."""
+    check_value("--temperature", temperature, TEMPERATURE)
+    check_value("--seed", seed, SEED)

@@ -6,11 +6,12 @@ import argparse
 import time
 from pathlib import Path
 
-from runcore import RunDir, console, plot_curves, resolve_device
+from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, console, graceful_stop, plot_curves, resolve_device
 from runcore.errors import UserError
+from runcore.printable import printable
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
 from textgan.seqgan.prepare import prepare_data
-from textgan.seqgan.runs import create_run, open_run
+from textgan.seqgan.runs import open_run, write_run
 from textgan.gans.base import build_trainer, check_settings
 
 # settings that may change when a run continues (--rounds may grow); the rest define the run
@@ -56,6 +57,7 @@ def train_command(args: argparse.Namespace) -> int:
             flags = ", ".join(sorted(nested) + ["--" + n.replace("_", "-") for n in fixed if not n.endswith("_settings")])
             raise UserError(f"{flags} cannot change when resuming", "resume with only --resume RUN_DIR (and --device)")
         opened = open_run(args.resume)
+        opened.run.lock()
         config = opened.config
         if given.get("rounds", config.rounds) < config.rounds:
             raise UserError(f"--rounds {given['rounds']} is fewer than the run's {config.rounds}", "pass a larger number to train longer")
@@ -63,9 +65,9 @@ def train_command(args: argparse.Namespace) -> int:
             setattr(config, name, value)
         config.validate()
         device = resolve_device(config.device)
-        opened.run.write_config(config.to_dict())
         trainer = build_trainer(config, opened.run, opened.tokenizer, opened.train, opened.test, device, args.quiet)
         trainer.load()
+        opened.run.write_config(config.to_dict())  # only once the checkpoint loaded: a failed resume changes nothing
         out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
     else:
         preset = args.preset or "default"
@@ -73,26 +75,26 @@ def train_command(args: argparse.Namespace) -> int:
         config.validate()
         check_settings(config)
         device = resolve_device(config.device)
-        path = Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem)
-        if path.exists() and any(path.iterdir()):
-            raise UserError(f"run directory {path} already exists", f"choose another --out, or continue it with --resume {path}")
+        path = RunDir.check_new(Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem))
         data = prepare_data(config)
         _report(out, config, data)
         config.max_len = data.max_len
-        run = create_run(path, config, data)
-        trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
+        with RunDir.creating(path) as run:
+            write_run(run, config, data)
+            trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
+            trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
         out.print(f"training {config.gan} with {config.agent} on {device}; run directory {run.path}")
     try:
-        trainer.train()
-    except KeyboardInterrupt:
-        raise UserError(
-            f"interrupted; the last checkpoint is in {trainer.run.checkpoints}", f"continue with: textgan train --resume {trainer.run.path}"
-        ) from None
+        with graceful_stop():
+            trainer.train()
+    except Interrupted as stop:
+        out.print(f"interrupted {stop.where}; continue with: textgan train --resume {stop.run}", markup=False, highlight=False)
+        return EXIT_INTERRUPTED
     records = trainer.run.read_log()
     plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "final_reward"], trainer.run.plots / "training.png", title=config.gan)
     out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
     for line in trainer.sample_text(config.eval_samples, seed=config.seed + 1):
-        out.print("  " + line, markup=False, highlight=False)
+        out.print("  " + printable(line), markup=False, highlight=False)
     out.print(
         f"\nrun directory: {trainer.run.path}\n  checkpoints: {trainer.run.checkpoints}\n  metrics: {trainer.run.metrics_path}"
         f"\n  samples: {trainer.run.samples}\n  curves: {plot}\nmore samples: textgan sample {trainer.run.path} -n 20"

@@ -6,6 +6,7 @@ from textgan.data.corpus import (
     corpora_dir,
     load_corpus,
     read_lines,
+    read_text_lines,
     resolve_corpus,
 )
 from textgan.data.encoding import EncodeReport, choose_max_len, encode_lines, sequence_lengths
@@ -43,6 +44,7 @@ __all__ = [
     "load_corpus",
     "load_tokenizer",
     "read_lines",
+    "read_text_lines",
     "resolve_corpus",
     "sequence_lengths",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import os
 import pathlib
 import random
 import tempfile
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import textgan
 from runcore.errors import UserError
+from runcore.files import require_regular_file
 
 BUILTIN_CORPORA: dict[str, str] = {
     "poems": "16,774 five-character classical Chinese quatrains (五言绝句), one per line; public domain",
@@ -62,7 +64,8 @@ def resolve_corpus(corpus: str) -> pathlib.Path:
         The path of the corpus file.
 
     Raises:
-        UserError: the name is neither built in nor an existing file, or the path is a folder.
+        UserError: the name is neither built in nor an existing file, or the path is not a
+            regular file (a folder, a FIFO, a device).
     """
     if corpus in BUILTIN_CORPORA:
         path = corpora_dir() / _BUILTIN_FILES[corpus]
@@ -73,57 +76,53 @@ def resolve_corpus(corpus: str) -> pathlib.Path:
             )
         return path
     path = pathlib.Path(corpus).expanduser()
-    if not path.exists():
+    if not os.path.lexists(path):
         raise UserError(
             f"unknown corpus {corpus!r}: not a built-in name and no such file",
             f"use a built-in corpus ({_builtin_list()}; run `textgan corpora`) "
             "or the path of a UTF-8 text file with one sample per line",
         )
-    _check_is_file(path)
-    return path
+    return require_regular_file(path, "corpus", _FILE_FIX)
 
 
-def _check_is_file(path: pathlib.Path) -> None:
-    if not path.exists():
-        raise UserError(f"corpus file {path} does not exist", f"check the path, or {_FILE_FIX}")
-    if not path.is_file():
-        raise UserError(f"corpus {path} is not a file", _FILE_FIX)
+def _validate_text_file(path: pathlib.Path, what: str, fix: str) -> None:
+    """Reject anything but a regular file, and binary, non-UTF-8 and blank files, before
+    ``datasets`` sees them.
 
-
-def _validate_text_file(path: pathlib.Path) -> None:
-    """Reject missing, binary, non-UTF-8 and blank files before ``datasets`` sees them.
-
-    ``datasets`` would fail on these with a long traceback or, for a blank file, silently return
-    nothing; checking here gives one line that says what to fix.
+    ``datasets`` would fail on these with a long traceback, block forever on a FIFO or, for a
+    blank file, silently return nothing; checking here gives one line that says what to fix.
     """
-    _check_is_file(path)
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    require_regular_file(path, what, fix)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte-order mark is not text
     offset = 0  # bytes of the file already decoded
     has_text = False
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK_BYTES):
-            if offset == 0:
-                nul = chunk.find(b"\x00", 0, _SNIFF_BYTES)
-                if nul >= 0:
-                    raise UserError(
-                        f"corpus {path} looks binary (NUL byte at offset {nul})",
-                        f"{_FILE_FIX} (a UTF-16 file must be converted to UTF-8 first)",
-                    )
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                if offset == 0:
+                    nul = chunk.find(b"\x00", 0, _SNIFF_BYTES)
+                    if nul >= 0:
+                        raise UserError(
+                            f"{what} {path} looks binary (NUL byte at offset {nul})",
+                            f"{fix} (a UTF-16 file must be converted to UTF-8 first)",
+                        )
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    _raise_decode_error(path, what)
+                has_text = has_text or (text != "" and not text.isspace())
+                offset += len(chunk)
             try:
-                text = decoder.decode(chunk)
+                decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                _raise_decode_error(path)
-            has_text = has_text or (text != "" and not text.isspace())
-            offset += len(chunk)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            _raise_decode_error(path)  # truncated multi-byte character at the end
+                _raise_decode_error(path, what)  # truncated multi-byte character at the end
+    except OSError as error:  # e.g. an I/O error of the disk, or the file removed meanwhile
+        raise UserError(f"{what} {path} cannot be read ({error.strerror or error})", fix) from None
     if not has_text:
-        raise UserError(f"corpus {path} is empty", _FILE_FIX)
+        raise UserError(f"{what} {path} is empty", fix)
 
 
-def _raise_decode_error(path: pathlib.Path) -> None:
+def _raise_decode_error(path: pathlib.Path, what: str) -> None:
     # Only on failure: re-read the file once to report the exact byte offset and line.
     data = path.read_bytes()
     try:
@@ -131,7 +130,7 @@ def _raise_decode_error(path: pathlib.Path) -> None:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise UserError(
-            f"corpus {path} is not valid UTF-8 (byte {data[err.start]:#04x} at offset {err.start}, "
+            f"{what} {path} is not valid UTF-8 (byte {data[err.start]:#04x} at offset {err.start}, "
             f"line {line})",
             "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`",
         ) from None
@@ -152,37 +151,63 @@ def _quiet_datasets():
             datasets.enable_progress_bars()
 
 
-def read_lines(path: str | pathlib.Path) -> list[str]:
-    """Read a corpus file: one sample per line, stripped, blank lines dropped.
+def read_text_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _FILE_FIX) -> list[str]:
+    """Every line of a UTF-8 text file, the way textgan reads any text file.
 
-    The file goes through Hugging Face ``datasets``' local ``text`` builder, held in memory,
-    with its cache in a temporary folder (nothing is written to the home cache and nothing is
-    downloaded). A UTF-8 byte-order mark is ignored.
+    A byte-order mark at the start is dropped; ``\\n``, ``\\r\\n`` and ``\\r`` each end a line and
+    nothing else does (so a file saved on Windows reads as on Linux); lines keep their other
+    whitespace, blank lines are kept, and a final line break does not start an empty line. The
+    file goes through Hugging Face ``datasets``' local ``text`` builder, held in memory, with its
+    cache in a temporary folder (nothing is written to the home cache and nothing is downloaded).
 
     Args:
         path: the text file.
+        what: what the file is, for messages: ``"corpus"``, ``"test file"``, ``"reference file"``.
+        fix: what a message about a bad file tells the user to do.
+
+    Returns:
+        The lines in file order.
+
+    Raises:
+        UserError: the file is missing, not a regular file, binary, not UTF-8, or has no text.
+    """
+    path = pathlib.Path(path).expanduser()
+    _validate_text_file(path, what, fix)
+    # Imported here: `datasets` takes most of a second to import, which the CLI should not pay
+    # for commands that never read a corpus.
+    with _quiet_datasets() as datasets, tempfile.TemporaryDirectory(prefix="textgan-ds-") as cache:
+        # `data_files` is a glob and an fsspec URL: "[", "*" or "::" in a name would change its
+        # meaning, so datasets reads the file through a link with a plain name.
+        link = pathlib.Path(cache) / "text.txt"
+        link.symlink_to(path.resolve())
+        table = datasets.load_dataset(
+            "text",
+            data_files=str(link),
+            split="train",
+            keep_in_memory=True,
+            cache_dir=str(pathlib.Path(cache) / "cache"),
+            encoding="utf-8-sig",
+        )
+        return list(table["text"])
+
+
+def read_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _FILE_FIX) -> list[str]:
+    """Read a corpus file: one sample per line, stripped, blank lines dropped.
+
+    Lines are read by :func:`read_text_lines` (a byte-order mark is ignored, CRLF is a line break).
+
+    Args:
+        path: the text file.
+        what: what the file is, for messages (``"corpus"``, ``"test file"``).
+        fix: what a message about a bad file tells the user to do.
 
     Returns:
         The non-blank lines, stripped of surrounding whitespace, in file order.
 
     Raises:
-        UserError: the file is missing, a folder, binary, not UTF-8, or has no text.
+        UserError: the file is missing, not a regular file, binary, not UTF-8, or has no text.
     """
-    path = pathlib.Path(path).expanduser()
-    _validate_text_file(path)
-    # Imported here: `datasets` takes most of a second to import, which the CLI should not pay
-    # for commands that never read a corpus.
-    with _quiet_datasets() as datasets, tempfile.TemporaryDirectory(prefix="textgan-ds-") as cache:
-        table = datasets.load_dataset(
-            "text",
-            data_files=str(path),
-            split="train",
-            keep_in_memory=True,
-            cache_dir=cache,
-            encoding="utf-8-sig",
-        )
-        raw = table["text"]
-        lines = [line.strip() for line in raw]
+    lines = [line.strip() for line in read_text_lines(path, what, fix)]
     return [line for line in lines if line]
 
 
@@ -223,8 +248,8 @@ def load_corpus(
     path = resolve_corpus(corpus)
     lines = read_lines(path)
     if test_file is not None:
-        test_path = pathlib.Path(test_file).expanduser()
-        return CorpusSplits(train=lines, test=read_lines(test_path), source=str(path))
+        test = read_lines(test_file, "test file", "pass --test-file a UTF-8 text file with one sample per line")
+        return CorpusSplits(train=lines, test=test, source=str(path))
     if not 0.0 < test_fraction < 1.0:
         raise UserError(
             f"test fraction {test_fraction} is outside (0, 1)",

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 from runcore.errors import CheckpointError, UserError
+from runcore.files import require_regular_file
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -372,8 +373,9 @@ def load_tokenizer(directory: str | os.PathLike) -> Tokenizer:
     directory = pathlib.Path(directory)
     path = directory / TOKENIZER_FILE
     fix = "point at a run directory that textgan saved, or train a new run"
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"no tokenizer in {directory} ({TOKENIZER_FILE} is missing)", fix)
+    require_regular_file(path, "tokenizer file", fix, error=CheckpointError)  # a FIFO would block the read
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
         if payload.get("format") != _FORMAT or payload.get("version") != _FORMAT_VERSION:
@@ -381,8 +383,9 @@ def load_tokenizer(directory: str | os.PathLike) -> Tokenizer:
         kind = payload["kind"]
         if kind == "spm":
             model_path = directory / payload["model_file"]
-            if not model_path.is_file():
+            if not os.path.lexists(model_path):
                 raise ValueError(f"{model_path.name} is missing")
+            require_regular_file(model_path, "tokenizer model", fix, error=CheckpointError)
             return SentencePieceTokenizer(model_path.read_bytes(), payload.get("model_type", "bpe"))
         pieces = payload["pieces"]
         if not isinstance(pieces, list) or not all(isinstance(p, str) for p in pieces):

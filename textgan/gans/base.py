@@ -22,6 +22,7 @@ from textgan.agents.base import Agent
 from runcore import RunDir
 from textgan.data import Tokenizer
 from runcore.errors import UserError
+from runcore.ranges import SettingError, check_ranges
 from textgan.models import Discriminator, DiscriminatorConfig, Generator
 from textgan.rewards.base import RewardModel
 from textgan.seqgan.config import SeqGANConfig
@@ -79,9 +80,14 @@ def _settings_object(cls: type, values: dict[str, Any], flag_prefix: str) -> Any
         flags = ", ".join(f"--{flag_prefix}.{n.replace('_', '-')}" for n in unknown)
         raise UserError(f"unknown setting {flags}", f"see 'textgan train --help' for the --{flag_prefix}.* settings")
     try:
-        return cls(**values)
+        settings = cls(**values)
+        check_ranges(settings, {}, flag_prefix="")  # every float finite, whatever the class checks itself
+    except SettingError as error:
+        flag = f"--{flag_prefix}.{error.name.replace('_', '-')}"
+        raise SettingError(flag, error.name, error.value, error.requirement, error.fix) from None
     except (TypeError, ValueError) as error:
         raise UserError(f"--{flag_prefix}.*: {error}", "see 'textgan train --help'") from None
+    return settings
 
 
 def agent_settings(config: SeqGANConfig, gan: GAN) -> Any:

@@ -36,6 +36,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from runcore.errors import UserError
+
 
 @runtime_checkable
 class RewardModel(Protocol):
@@ -128,6 +130,8 @@ class ProbRealReward:
     def score(self, tokens: torch.Tensor) -> torch.Tensor:
         groups, n, width = tokens.shape
         probs = self.model.prob_real(pad_to(tokens.reshape(groups * n, width), self.max_len)).view(groups, n)
+        if probs.dtype.is_floating_point:
+            probs = probs.float()  # a half-precision model: 1e-8 is 0 in float16, and log(0) = -inf
         return probs.clamp_min(1e-8).log() if self.log else probs
 
 
@@ -169,27 +173,60 @@ def check_reward_model(model: RewardModel, vocab_size: int, max_len: int) -> Non
         raise ValueError(f"the reward model's reward_range {model.reward_range} is not an interval")
 
 
+def reward_model_name(model: Any) -> str:
+    """How messages name a reward model: its class, and the function a CallableReward wraps."""
+    inner = next((getattr(model, name) for name in ("fn", "model") if getattr(model, name, None) is not None), None)
+    if inner is None:
+        return type(model).__name__
+    inner_name = getattr(inner, "__qualname__", None) or type(inner).__name__
+    return f"{type(model).__name__}({inner_name})"
+
+
+class RewardScoresError(UserError, ValueError):
+    """A reward model returned scores the env cannot pay: one line at the CLI, a ValueError to
+    library callers."""
+
+
 def checked_scores(model: RewardModel, tokens: torch.Tensor, scores: torch.Tensor, values: bool) -> torch.Tensor:
-    """``scores`` of ``tokens (G, N, T)`` as float32, after checking shape and dtype (always,
-    no device wait) and, when ``values``, finiteness and range (one wait for the device)."""
+    """``scores`` of ``tokens (G, N, T)`` as float32 on the tokens' device, after checking them.
+
+    Always: the shape, a floating dtype (float64, float16 and bfloat16 are cast), a real device
+    (not ``meta``), and that every score is finite in float32 (one wait for the device: a NaN
+    reward would otherwise train the generator on garbage without a word). When ``values``
+    (the first scores of a model): also that they lie in the model's ``reward_range``.
+
+    Raises:
+        RewardScoresError: naming the reward model and what is wrong with its scores.
+    """
+    name = reward_model_name(model)
     groups, n, width = tokens.shape
     expected = (groups, n, width) if model.dense else (groups, n)
     if not torch.is_tensor(scores) or tuple(scores.shape) != expected:
         shape = tuple(scores.shape) if torch.is_tensor(scores) else type(scores).__name__
         kind = "one reward per token" if model.dense else "one score per sequence"
-        raise ValueError(f"the reward model returned {shape} for {groups}x{n} sequences; expected {expected} ({kind})")
+        raise RewardScoresError(
+            f"the reward model {name} returned {shape} for {groups}x{n} sequences; expected {expected}", f"return {kind}"
+        )
+    if scores.device.type == "meta":
+        raise RewardScoresError(
+            f"the reward model {name} returned scores on the meta device, which hold no numbers",
+            "load its weights onto the cpu or a GPU (model.to_empty(device=...), then load_state_dict) before scoring",
+        )
     if not scores.dtype.is_floating_point:
-        raise ValueError(f"the reward model returned {scores.dtype} scores; return floating-point numbers")
-    scores = scores.to(torch.float32)
+        raise RewardScoresError(f"the reward model {name} returned {scores.dtype} scores", "return floating-point numbers")
+    scores = scores.to(device=tokens.device, dtype=torch.float32)
+    if not bool(torch.isfinite(scores).all()):
+        raise RewardScoresError(
+            f"the reward model {name} returned NaN or infinite scores (as float32)",
+            "check its inputs and weights; a diverged discriminator wants a lower --d-lr",
+        )
     if values:
         low, high = model.reward_range
-        finite = torch.isfinite(scores)
-        if not bool(finite.all()):
-            raise ValueError("the reward model returned NaN or infinite scores; check its inputs and weights")
         tolerance = 1e-5 * max([1.0] + [abs(v) for v in (low, high) if math.isfinite(v)])
         if bool((scores < low - tolerance).any()) or bool((scores > high + tolerance).any()):
-            raise ValueError(
-                f"the reward model returned scores in [{float(scores.min()):.4g}, {float(scores.max()):.4g}], "
-                f"outside its reward_range {model.reward_range}; fix the model or declare its range"
+            raise RewardScoresError(
+                f"the reward model {name} returned scores in [{float(scores.min()):.4g}, {float(scores.max()):.4g}], "
+                f"outside its reward_range {model.reward_range}",
+                "fix the model or declare its range",
             )
     return scores

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from runcore.errors import UserError
+from runcore.ranges import SEED, Range, at_least, between, check_ranges, positive
 from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+from textgan.seqgan.memory import check_memory
 
 
 @dataclass
@@ -94,28 +96,13 @@ class SeqGANConfig:
         return config
 
     def validate(self) -> None:
-        """Raise UserError for values no run can use, naming the option."""
-        positive = [
-            "batch_size", "rollouts", "d_epochs", "g_steps", "g_embed_dim", "g_hidden_dim", "d_embed_dim",
-            "checkpoint_every",
-        ]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}", "pass a positive number")
-        for name in ["mle_epochs", "d_pretrain_steps", "rounds", "d_steps", "eval_samples"]:
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}", "pass 0 to skip that phase")
-        for name in ["mle_lr", "d_lr", "grad_clip"]:
-            if not getattr(self, name) > 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}", "pass a positive number")
-        if not 0.0 <= self.rollout_rate <= 1.0:
-            raise UserError(f"--rollout-rate must be in [0, 1], got {self.rollout_rate}", "the paper uses 0.8")
-        if not 0.0 <= self.d_dropout < 1.0:
-            raise UserError(f"--d-dropout must be in [0, 1), got {self.d_dropout}", "the paper uses 0.25")
-        if self.max_len is not None and self.max_len < 1:
-            raise UserError(f"--max-len must be at least 1, got {self.max_len}", "pass a positive number")
-        if self.num_negatives is not None and self.num_negatives < 1:
-            raise UserError(f"--num-negatives must be at least 1, got {self.num_negatives}", "pass a positive number")
+        """Raise UserError for values no run can use, naming the option.
+
+        Every number is checked against :data:`RANGES` (floats must also be finite), and the
+        memory the settings ask for against the machine's (a lower bound until the data's sizes
+        are known: :meth:`check_sizes` repeats it with them).
+        """
+        check_ranges(self, RANGES)
         if len(self.d_filter_sizes) != len(self.d_num_filters) or not self.d_filter_sizes:
             raise UserError(
                 "--d-filter-sizes and --d-num-filters must be non-empty and of equal length",
@@ -131,6 +118,51 @@ class SeqGANConfig:
                 raise UserError(
                     f"--{name.replace('_', '-')} {getattr(self, name)!r} is not known", f"choose one of {', '.join(allowed)}"
                 )
+        self.check_sizes(self.vocab_size or MIN_VOCAB_SIZE, self.max_len, sequences=0)  # prepare_data: with the data's
+
+    def check_sizes(self, vocab_size: int, max_len: int | None, sequences: int) -> None:
+        """Raise UserError when sequences of ``max_len`` tokens cannot be trained with these
+        settings: no discriminator filter fits them, or the run needs more memory than the machine
+        has (``max_len`` None and ``sequences`` 0: not known yet, a lower bound is checked)."""
+        if max_len is not None and min(self.d_filter_sizes) > max_len:
+            raise UserError(
+                f"--d-filter-sizes {' '.join(map(str, self.d_filter_sizes))}: no filter fits sequences of {max_len} tokens",
+                f"give at least one width of {max_len} or less (wider filters are left out)",
+            )
+        check_memory(self, vocab_size, max_len, sequences)
+
+
+MIN_VOCAB_SIZE = 5  # the four special tokens and one more
+
+RANGES: dict[str, Range] = {
+    "test_fraction": between(0, 1, open_low=True, open_high=True, fix="pass a fraction such as 0.1, or give --test-file"),
+    "vocab_size": at_least(MIN_VOCAB_SIZE, "the four special tokens need one more beside them"),
+    "max_len": at_least(1),
+    "g_embed_dim": at_least(1),
+    "g_hidden_dim": at_least(1),
+    "d_embed_dim": at_least(1),
+    "d_filter_sizes": at_least(1, "filter widths are counted in tokens"),
+    "d_num_filters": at_least(1),
+    "d_dropout": between(0, 1, open_high=True, fix="the paper uses 0.25"),
+    "d_l2": at_least(0, "the paper uses 0.2; 0 turns it off"),
+    "batch_size": at_least(1),
+    "mle_epochs": at_least(0, "pass 0 to skip that phase"),
+    "mle_lr": positive(),
+    "grad_clip": positive(),
+    "d_lr": positive(),
+    "d_pretrain_steps": at_least(0, "pass 0 to skip that phase"),
+    "d_epochs": at_least(1),
+    "num_negatives": at_least(1),
+    "rounds": at_least(0, "pass 0 to skip that phase"),
+    "g_steps": at_least(1),
+    "d_steps": at_least(0, "pass 0 to skip that phase"),
+    "rollouts": at_least(1),
+    "rollout_rate": between(0, 1, fix="the paper uses 0.8"),
+    "seed": SEED,
+    "checkpoint_every": at_least(1),
+    "eval_samples": at_least(0),
+}
+"""The allowed values of every numeric setting (``None`` passes: it means "choose for me")."""
 
 
 # The paper's settings (SeqGAN, Yu et al. 2017, and its code): batch 64, K=16, 120 MLE epochs,

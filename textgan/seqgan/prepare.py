@@ -31,4 +31,5 @@ def prepare_data(config: SeqGANConfig) -> PreparedData:
     test, test_report = encode_lines(tokenizer, splits.test, max_len, "cut")
     if len(train) < 2:
         raise UserError(f"the corpus {config.corpus} has {len(train)} usable training line(s)", "give at least a few lines")
+    config.check_sizes(tokenizer.vocab_size, max_len, len(train) + len(test))  # before any run file is written
     return PreparedData(tokenizer, train, test, max_len, train_report, test_report, splits.source)

@@ -9,7 +9,7 @@ import torch
 
 from runcore import RunDir, load_modules, load_tensors, save_tensors
 from textgan.data import Tokenizer, load_tokenizer
-from runcore.errors import CheckpointError, UserError
+from runcore.errors import CheckpointError
 from textgan.models import Generator
 from textgan.seqgan.config import SeqGANConfig
 from textgan.seqgan.prepare import PreparedData
@@ -27,15 +27,18 @@ class OpenedRun:
     test: torch.Tensor
 
 
-def create_run(path: str | Path, config: SeqGANConfig, data: PreparedData) -> RunDir:
-    """Make a new run directory holding the config, the tokenizer and the encoded splits.
-
-    The encoded data is kept so that a resumed run trains on exactly the same split.
-    """
-    run = RunDir.create(path)
+def write_run(run: RunDir, config: SeqGANConfig, data: PreparedData) -> None:
+    """Write what a new run holds besides checkpoints: the config, the tokenizer and the encoded
+    splits (kept so that a resumed run trains on exactly the same data, never preparing it again)."""
     run.write_config(config.to_dict())
     data.tokenizer.save(run.path / TOKENIZER_DIR)
     save_tensors(run.path / DATA_FILE, {"train": data.train, "test": data.test}, {"source": data.source})
+
+
+def create_run(path: str | Path, config: SeqGANConfig, data: PreparedData) -> RunDir:
+    """A new run directory at ``path`` (made at once, its lock held) holding ``write_run``'s files."""
+    run = RunDir.create(path)
+    write_run(run, config, data)
     return run
 
 
@@ -43,6 +46,8 @@ def open_run(path: str | Path) -> OpenedRun:
     run = RunDir.open(path)
     config = SeqGANConfig.from_dict(run.read_config())
     tokenizer = load_tokenizer(run.path / TOKENIZER_DIR)
+    if not (run.path / DATA_FILE).is_file():
+        raise CheckpointError(f"{run.path} lacks its encoded data ({DATA_FILE})", "restore the file, or start a new run")
     tensors, _ = load_tensors(run.path / DATA_FILE)
     if "train" not in tensors or "test" not in tensors:
         raise CheckpointError(f"{run.path / DATA_FILE} has no train/test data", "start a new run")
@@ -69,8 +74,5 @@ def run_generator(opened: OpenedRun, checkpoint: str | None = None, device="cpu"
     from textgan.seqgan.trainer import build_generator  # the trainer imports this module
 
     generator = build_generator(opened.config, opened.tokenizer).to(device)
-    path = opened.run.checkpoint_path(checkpoint) if checkpoint else None
-    if path is not None and not path.exists():
-        names = ", ".join(sorted(p.stem for p in opened.run.checkpoints.glob("*.safetensors")))
-        raise UserError(f"no checkpoint {checkpoint!r} in {opened.run.path}", f"choose one of: {names}")
+    path = opened.run.named_checkpoint(checkpoint) if checkpoint else None
     return generator, load_generator(opened, generator, path, device)

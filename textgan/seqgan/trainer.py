@@ -5,12 +5,14 @@ The trainer is given its agent (what trains the generator, e.g. REINFORCE) and i
 resume) and runs the phases. The work is done by the models, the environment, the agent and
 ``fit_reward_model``. ``textgan.gans.build_trainer`` builds one from a config (what the CLI does).
 Its state between phases is one small dict, ``position`` = {phase, done}, saved with every
-checkpoint so that ``--resume`` continues at the next epoch or round.
+checkpoint (by ``runcore.Checkpointer``, with every random stream) so that ``--resume`` continues
+at the next epoch or round exactly as an uninterrupted run would. After each epoch or round it
+checks its numbers (a NaN stops the run) and whether a stop was asked for (Ctrl-C: it saves and
+raises ``runcore.Interrupted``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -20,17 +22,17 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from textgan.agents.base import Agent
-from runcore import RunDir, decode_rng_state, encode_rng_state, load_modules, make_progress, save_modules
+from runcore import LATEST, Checkpointer, Interrupted, RunDir, make_progress, require_finite_metrics, stop_requested, write_text_atomic
 from runcore.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import Generator, GeneratorConfig
+from runcore.errors import CheckpointError
 from textgan.rewards.base import RewardModel
 from textgan.rewards.training import fit_reward_model
 from textgan.seqgan.config import SeqGANConfig
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
-LATEST = "latest"
 SAMPLES_PER_FILE = 100
 
 
@@ -115,6 +117,7 @@ class SeqGANTrainer:
         )
         self.envs.sync_rollout_policy(self.generator, 0.0)
         self.position: dict[str, Any] = {"phase": "mle", "done": 0}
+        self.books = Checkpointer(run, self._stateful, {"rng": self.rng, "agent_rng": agent.generator}, device)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -129,29 +132,28 @@ class SeqGANTrainer:
         }
 
     def save(self, *names: str) -> None:
-        """Write the whole training state as ``latest`` and under each extra name."""
-        metadata = {
-            "position": json.dumps(self.position),
-            "rng": encode_rng_state(self.rng.get_state()),
-            "agent_rng": encode_rng_state(self.agent.generator.get_state()),
-            # dropout draws from the global stream; without it a resumed run would drift
-            "torch_rng": encode_rng_state(torch.get_rng_state()),
-        }
-        for name in (LATEST, *names):
-            save_modules(self.run.checkpoint_path(name), self._stateful(), metadata)
+        """Write the whole training state under each name (with its samples), then as ``latest``."""
+        self.books.save(self.position, names, outputs=self.write_samples)
 
     def load(self, name: str = LATEST, strict: bool = True) -> None:
         """Continue from checkpoint ``name``; ``strict=False`` skips what it lacks (another GAN's
         checkpoint: the generator and the random streams carry over, the reward model does not)."""
-        metadata = load_modules(self.run.checkpoint_path(name), self._stateful(), device=self.device, strict=strict)
-        self.position = json.loads(metadata["position"])
-        self.rng.set_state(decode_rng_state(metadata["rng"]))
-        self.agent.generator.set_state(decode_rng_state(metadata["agent_rng"]))
-        torch.set_rng_state(decode_rng_state(metadata["torch_rng"]))
+        self.position, _ = self.books.load(name, strict=strict)  # the trainer's generators are on the CPU
+        if self.position.get("phase") not in PHASES or not isinstance(self.position.get("done"), int):
+            raise CheckpointError(f"checkpoint {name} of {self.run.path} holds no valid position ({self.position})", "resume from an earlier checkpoint, or train again")
         if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
             # resumed with a larger --rounds: continue the adversarial phase
             self.position = {"phase": "adversarial", "done": self.position["rounds"]}
         self.envs.episodes.refresh_rollout_states()  # the loaded weights change the cached states
+
+    def _step_done(self, due: bool) -> None:
+        """After an epoch's or round's log record: the periodic checkpoint, or one because a stop
+        was asked for (then stop)."""
+        stopping = stop_requested()
+        if due or stopping:
+            self.save()
+        if stopping:
+            raise Interrupted(self.run.path, f"after {self.position['phase']} step {self.position['done']}")
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -171,11 +173,11 @@ class SeqGANTrainer:
         if phase == "adversarial":
             self.position["rounds"] = self.config.rounds
         self.save(checkpoint)
-        self.write_samples(checkpoint)
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.evaluate is not None and record["phase"] in ("mle", "adversarial"):
             record = {**record, **self.evaluate(self.generator)}
+        require_finite_metrics(record, f"{record['phase']} step {record['step']}")
         self.run.log({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
 
     def _mle_phase(self) -> None:
@@ -198,8 +200,7 @@ class SeqGANTrainer:
             self.position["done"] = epoch + 1
             self._log({"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test, "seconds": time.perf_counter() - start})
             self.progress.update(task, advance=1, status=_status({"mle_loss": mle_loss, "nll_test": nll_test}, ("mle_loss", "nll_test")))
-            if (epoch + 1) % cfg.checkpoint_every == 0:
-                self.save()
+            self._step_done((epoch + 1) % cfg.checkpoint_every == 0)
         self._advance("mle", "after-mle")
 
     def _d_step(self) -> dict[str, float]:
@@ -222,8 +223,7 @@ class SeqGANTrainer:
             self.position["done"] = step + 1
             self._log({"phase": "d_pretrain", "step": step + 1, **metrics})
             self.progress.update(task, advance=1, status=_status(metrics, ("d_loss", "d_accuracy")))
-            if (step + 1) % cfg.checkpoint_every == 0:
-                self.save()
+            self._step_done((step + 1) % cfg.checkpoint_every == 0)
         self._advance("d_pretrain", "after-d-pretrain")
 
     def _adversarial_phase(self) -> None:
@@ -248,7 +248,7 @@ class SeqGANTrainer:
             )
             if (round_index + 1) % cfg.checkpoint_every == 0:
                 self.save(f"round-{round_index + 1:04d}")
-                self.write_samples(f"round-{round_index + 1:04d}")
+            self._step_done(False)
 
         run_adversarial(schedule, g_step, d_step, on_round_end, start_round=self.position["done"])
         self._advance("adversarial", "final")
@@ -262,7 +262,7 @@ class SeqGANTrainer:
 
     def write_samples(self, name: str) -> list[str]:
         lines = self.sample_text(SAMPLES_PER_FILE)
-        (self.run.samples / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_text_atomic(self.run.samples / f"{name}.txt", "\n".join(lines) + "\n")
         return lines
 
 
