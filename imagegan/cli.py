@@ -81,21 +81,17 @@ def train_command(args: argparse.Namespace) -> int:
         read_info,
         resolve_image_size,
     )
-    from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, console, ddp_info, graceful_stop, resolve_device
+    from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, check_resume_flags, console, ddp_info, graceful_stop, resolve_device
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     rank, _, world_size = ddp_info()
     run: RunDir | None = None
     if args.resume:
-        fixed = sorted(set(given) - RESUMABLE) + (["out"] if args.out else [])
-        if fixed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
-            raise UserError(f"{flags} cannot change when resuming", f"resume with --resume RUN_DIR and only {', '.join('--' + n.replace('_', '-') for n in sorted(RESUMABLE))}")
+        check_resume_flags(given, RESUMABLE, "steps", 0, ["--out"] if args.out else [])
         run = RunDir.open(args.resume)
         stored = run.read_config()
         config, stored_info = TrainConfig.from_dict(stored), read_info(stored)
-        if given.get("steps", config.steps) < config.steps:
-            raise UserError(f"--steps {given['steps']} is fewer than the run's {config.steps}", "pass a larger number to train longer")
+        check_resume_flags(given, RESUMABLE, "steps", config.steps)
         config = dataclasses.replace(config, **given)
         if rank == 0:
             run.lock()

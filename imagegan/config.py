@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runcore.errors import UserError
+from runcore.settings import settings_from_json
 from runcore.memory import require_memory
 from runcore.ranges import SEED, Range, at_least, check_ranges
 
@@ -72,8 +73,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return settings_from_json(cls, values, "the run's config.json", ignore=("dataset",))
 
 
 RANGES: dict[str, Range] = {

@@ -35,6 +35,7 @@ from runcore import (
     stop_requested,
 )
 from runcore.errors import CheckpointError, UserError
+from runcore.settings import settings_from_json
 
 __all__ = ["LATEST", "DataInfo", "Trainer", "TrainingData", "build_for_run", "load_training_data", "recorded_step", "resolve_image_size"]
 
@@ -293,7 +294,7 @@ def recorded_step(metadata: dict[str, str]) -> int | None:
 
 def read_info(config_json: dict[str, Any]) -> DataInfo:
     """The :class:`DataInfo` stored in a run's ``config.json``."""
-    return DataInfo(**config_json["dataset"])
+    return settings_from_json(DataInfo, config_json.get("dataset"), "the run's config.json (its dataset)")
 
 
 def config_record(config: TrainConfig, info: DataInfo) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from runcore.checkpoint import (
 from runcore.interrupt import EXIT_INTERRUPTED, Interrupted, graceful_stop, stop_requested
 from runcore.lock import RunLock
 from runcore.numbers import NonFiniteError, require_finite_metrics, require_finite_weights
-from runcore.resume import LATEST, Checkpointer
+from runcore.resume import LATEST, Checkpointer, check_resume_flags
 from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, seed_everything
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
 from runcore.plots import plot_curves, plot_series
@@ -41,6 +41,7 @@ __all__ = [
     "stop_requested",
     "RunDir",
     "autocast",
+    "check_resume_flags",
     "console",
     "ddp_info",
     "decode_rng_state",

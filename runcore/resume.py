@@ -29,17 +29,17 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from runcore.checkpoint import Stateful, decode_rng_state, encode_rng_state, load_modules, save_modules
-from runcore.errors import CheckpointError
+from runcore.errors import CheckpointError, UserError
 from runcore.numbers import require_finite_weights
 from runcore.rundir import RunDir
 
-__all__ = ["LATEST", "Checkpointer"]
+__all__ = ["LATEST", "Checkpointer", "check_resume_flags"]
 
 LATEST = "latest"
 """The checkpoint every save writes last, and that ``--resume`` goes on from."""
@@ -133,6 +133,37 @@ class Checkpointer:
 
 
 _EARLIER = "resume from an earlier checkpoint in the same directory, or train again"
+
+
+def check_resume_flags(given: Mapping[str, Any], resumable: Collection[str], length: str, stored_length: int, also: Sequence[str] = ()) -> None:
+    """The rules of ``--resume``, the same for every trainer: only the settings in ``resumable``
+    may be given (the others define the run), and the run's length (``rounds``, ``steps``) may
+    grow but not shrink.
+
+    Args:
+        given: the settings given as flags (name -> value).
+        resumable: the settings that may change.
+        length: the name of the setting that sets how long the run trains.
+        stored_length: its value in the run.
+        also: flags given that cannot change either, already spelt (``--out``, ``--ppo.*``).
+
+    Raises:
+        UserError: naming every flag that cannot change, or a shorter length.
+
+    Examples:
+        >>> check_resume_flags({"rounds": 20}, {"rounds", "device"}, "rounds", 10)
+        >>> check_resume_flags({"rounds": 20, "seed": 3}, {"rounds"}, "rounds", 10)
+        Traceback (most recent call last):
+        ...
+        runcore.errors.UserError: --seed cannot change when resuming. Resume with --resume RUN_DIR and only --rounds.
+    """
+    fixed = sorted({*also, *("--" + name.replace("_", "-") for name in set(given) - set(resumable))})
+    if fixed:
+        allowed = ", ".join("--" + name.replace("_", "-") for name in sorted(resumable))
+        raise UserError(f"{', '.join(fixed)} cannot change when resuming", f"resume with --resume RUN_DIR and only {allowed}")
+    if given.get(length, stored_length) < stored_length:
+        flag = "--" + length.replace("_", "-")
+        raise UserError(f"{flag} {given[length]} is fewer than the run's {stored_length}", "pass a larger number to train longer")
 
 
 def _describe(position: Mapping[str, Any]) -> str:

@@ -265,3 +265,21 @@ def test_a_redirected_run_writes_a_plain_line_per_epoch_while_it_runs(tmp_path):
     assert "MLE pre-training 1/200" in seen_during
     text = log.read_text()
     assert "MLE pre-training 200/200" in text and "adversarial 4/4" in text and "\x1b[" not in text
+
+
+@pytest.mark.parametrize("name", ["text", "image"])
+@pytest.mark.parametrize("tamper, fragment", [
+    (lambda c: {**c, "seed": "x"}, "seed is 'x', not int"),
+    (lambda c: {**c, "batch_size": 2.5}, "batch_size is 2.5, not int"),
+    (lambda c: [c], "holds a list, not an object"),
+    (lambda c: {**c, "no_such_setting": 1}, "unknown settings no_such_setting"),
+])  # fmt: skip
+def test_a_tampered_config_json_is_one_line(finished, tmp_path, capsys, name, tamper, fragment):
+    folder = copy_run(finished, name, tmp_path)
+    config = folder / "config.json"
+    config.write_text(json.dumps(tamper(json.loads(config.read_text()))))
+    before = files(folder)
+    module = "textgan" if name == "text" else "imagegan.cli"
+    one_error_line(in_process(module, ["train", "--resume", folder, "--quiet"], capsys), "config.json", fragment)
+    one_error_line(in_process(module, ["sample", folder], capsys), "config.json", fragment)
+    assert files(folder) == before

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, console, graceful_stop, plot_curves, resolve_device
+from runcore import EXIT_INTERRUPTED, check_resume_flags, Interrupted, RunDir, console, graceful_stop, plot_curves, resolve_device
 from runcore.errors import UserError
 from runcore.printable import printable
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
@@ -51,16 +51,13 @@ def train_command(args: argparse.Namespace) -> int:
     given = _given(args)
     start = time.perf_counter()
     if args.resume:
-        fixed = sorted(set(given) - RESUMABLE) + (["preset"] if args.preset else []) + (["out"] if args.out else [])
-        if fixed:
-            nested = {f"--{name}.*" for key in ("agent_settings", "gan_settings") for name in given.get(key, {})}
-            flags = ", ".join(sorted(nested) + ["--" + n.replace("_", "-") for n in fixed if not n.endswith("_settings")])
-            raise UserError(f"{flags} cannot change when resuming", "resume with only --resume RUN_DIR (and --device)")
+        nested = {f"--{name}.*" for key in ("agent_settings", "gan_settings") for name in given.pop(key, {})}
+        also = [*nested, *(["--preset"] if args.preset else []), *(["--out"] if args.out else [])]
+        check_resume_flags(given, RESUMABLE, "rounds", 0, also)  # before the run is read: nothing to open in vain
         opened = open_run(args.resume)
         opened.run.lock()
         config = opened.config
-        if given.get("rounds", config.rounds) < config.rounds:
-            raise UserError(f"--rounds {given['rounds']} is fewer than the run's {config.rounds}", "pass a larger number to train longer")
+        check_resume_flags(given, RESUMABLE, "rounds", config.rounds)
         for name, value in given.items():
             setattr(config, name, value)
         config.validate()

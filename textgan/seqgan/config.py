@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runcore.errors import UserError
+from runcore.settings import settings_from_json
 from runcore.ranges import SEED, Range, at_least, between, check_ranges, positive
 from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
 from textgan.seqgan.memory import check_memory
@@ -87,13 +88,7 @@ class SeqGANConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SeqGANConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise UserError(f"unknown settings {', '.join(unknown)} in the run's config", "use a run made by this version")
-        config = cls(**values)
-        config.d_filter_sizes, config.d_num_filters = tuple(config.d_filter_sizes), tuple(config.d_num_filters)
-        return config
+        return settings_from_json(cls, values, "the run's config.json")
 
     def validate(self) -> None:
         """Raise UserError for values no run can use, naming the option.
