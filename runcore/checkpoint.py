@@ -24,8 +24,10 @@ Examples:
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -37,7 +39,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from runcore import faults
-from runcore.errors import CheckpointError
+from runcore.errors import CheckpointError, UserError
 from runcore.files import require_regular_file
 
 __all__ = [
@@ -64,21 +66,49 @@ CHECKSUMS = "__checksums__"
 # Atomic writes
 
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def disk_error(path: str | os.PathLike, exc: BaseException) -> UserError | None:
+    """A one-line error for a write that failed because of the disk (full, read-only, no
+    permission), or None for any other failure. safetensors reports these as text
+    (``os error 28``), hence the second look."""
+    code = getattr(exc, "errno", None)
+    if code is None and isinstance(exc, Exception):
+        found = re.search(r"os error (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    if code not in _DISK_ERRNOS:
+        return None
+    return UserError(
+        f"cannot write {path}: {os.strerror(code)}",
+        "free some space (or fix the permissions), then continue with --resume; the last checkpoint is intact",
+    )
+
+
 def _write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
-    """Call ``write(temp_path)``, fsync the result, then rename it over ``path``."""
+    """Call ``write(temp_path)``, fsync the result, then rename it over ``path``.
+
+    Raises:
+        UserError: the disk is full, read-only or not writable (the previous file is intact).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         faults.reached("write", str(path))
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        problem = disk_error(path, exc)
+        if problem is not None:
+            raise problem from None
         raise
     _fsync_directory(path.parent)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from runcore import faults
-from runcore.checkpoint import write_json_atomic
+from runcore.checkpoint import disk_error, write_json_atomic
 from runcore.errors import CheckpointError, UserError
 from runcore.files import require_regular_file
 from runcore.lock import RunLock
@@ -111,9 +111,12 @@ class RunDir:
             elif path.exists():
                 raise UserError(f"run directory {path} was made by another process meanwhile", "choose another --out")
             os.replace(run.path, path)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(run.path, ignore_errors=True)
             run.unlock()
+            problem = disk_error(path, exc)
+            if problem is not None:
+                raise problem from None
             raise
         run.path = path
 
@@ -297,6 +300,16 @@ class RunDir:
             record = {**record, "time": time.time()}
         line = json.dumps(record, default=_json_scalar)
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._append(line)
+        except OSError as exc:
+            problem = disk_error(self.metrics_path, exc)
+            if problem is None:
+                raise
+            raise problem from None
+        faults.reached("log", line)
+
+    def _append(self, line: str) -> None:
         with open(self.metrics_path, "a+b") as f:
             # A crash mid-write leaves a last line without "\n"; start on a fresh line so the
             # damage stays confined to that one record.
@@ -306,7 +319,6 @@ class RunDir:
                     line = "\n" + line
             f.write((line + "\n").encode("utf-8"))
             f.flush()
-        faults.reached("log", line)
 
     def log_size(self) -> int:
         """Bytes in ``metrics.jsonl`` (0 if there is none): saved with each checkpoint."""

@@ -283,3 +283,46 @@ def test_a_tampered_config_json_is_one_line(finished, tmp_path, capsys, name, ta
     one_error_line(in_process(module, ["train", "--resume", folder, "--quiet"], capsys), "config.json", fragment)
     one_error_line(in_process(module, ["sample", folder], capsys), "config.json", fragment)
     assert files(folder) == before
+
+
+# -- a full disk ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "metrics line"])
+def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, capsys, monkeypatch, where):
+    import errno
+
+    import runcore.checkpoint
+    import runcore.rundir
+
+    corpus = grammar_corpus(tmp_path / "corpus.txt", n=96)
+    monkeypatch.chdir(tmp_path)
+    calls = {"n": 0}
+    if where == "checkpoint":
+        real = runcore.checkpoint.save_file
+
+        def save_file(*args, **kwargs):  # what safetensors raises on ENOSPC, from the 4th write on
+            calls["n"] += 1
+            if calls["n"] >= 4:
+                raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(runcore.checkpoint, "save_file", save_file)
+    else:
+        real = runcore.rundir.RunDir._append
+
+        def append(self, line):
+            calls["n"] += 1
+            if calls["n"] >= 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(self, line)
+
+        monkeypatch.setattr(runcore.rundir.RunDir, "_append", append)
+    failed = in_process("textgan", ["train", "--corpus", corpus, "--out", "run", *TEXTGAN], capsys)
+    one_error_line(failed, "No space left on device", "--resume")
+    assert list((tmp_path / "run/checkpoints").glob(".*.tmp")) == []  # the interrupted write left nothing
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert in_process("textgan", ["train", "--resume", "run", "--quiet"], capsys).returncode == 0
+    assert run("textgan", ["train", "--corpus", corpus, "--out", "straight", *TEXTGAN], cwd=tmp_path).returncode == 0
+    assert snapshot(tmp_path / "run") == snapshot(tmp_path / "straight")
