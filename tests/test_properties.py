@@ -1,6 +1,7 @@
 """Properties over generated inputs (hypothesis): tokenizers round-trip what they promise to,
-the corpus reader fails only with ``UserError`` whatever the bytes, and a byte-order mark or CRLF
-line endings never change what is read or scored.
+the corpus reader fails only with ``UserError`` whatever the bytes, a byte-order mark or CRLF
+line endings never change what is read or scored, and the env keeps its invariants whatever the
+actions.
 
 Example counts are kept small (the file runs in about 20 s); each property states the alphabet
 it draws from and why.
@@ -162,3 +163,53 @@ def test_eval_bleu_scores_the_same_with_a_byte_order_mark_and_crlf(hypotheses, r
 @pytest.fixture(autouse=True)
 def _one_thread(one_torch_thread):
     yield
+
+
+def _share_of_threes(tokens):
+    return (tokens == 3).float().mean(dim=1)
+
+
+@FAST
+@given(
+    actions=st.lists(st.integers(0, 5), min_size=1, max_size=14),
+    mode=st.sampled_from(["direct", "shaped"]),
+    rollouts=st.sampled_from([0, 2]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_env_keeps_its_invariants_under_any_action_sequence(actions, mode, rollouts, seed):
+    """V=6, T=4, EOS=2, a reward in [0, 1]. Whatever the actions: every observation lies in the
+    observation space and holds exactly the tokens written; an episode ends exactly at EOS or at
+    T tokens and is never truncated; rewards are finite; Q estimates lie in the reward's range;
+    and an episode's rewards add up to the reward of the sequence written (direct: all of it at
+    the end; shaped: r_t + V(s_t) - V(s_{t-1}) telescopes to it less V(s_0), the empty prefix's
+    estimated value, which is the same whatever the actions)."""
+    import numpy as np
+    import torch
+
+    from textgan.env.seqgan_env import SeqGANEnv
+
+    rollouts = max(rollouts, 1) if mode == "shaped" else rollouts
+    env = SeqGANEnv(vocab_size=6, max_len=4, reward_mode=mode, rollouts=rollouts, reward_model=_share_of_threes)
+    obs, _ = env.reset(seed=seed)
+    start_value = float(env.episodes.future_value[0])  # V(s_0): 0 in the direct mode
+    written, total = [], 0.0
+    for action in actions:
+        assert 0.0 <= start_value <= 1.0 and (mode == "shaped" or start_value == 0.0)
+        assert env.observation_space.contains(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        written.append(action)
+        assert np.isfinite(reward) and not truncated
+        assert terminated == (action == 2 or len(written) == 4)
+        assert obs["tokens"][: len(written)].tolist() == written and int(obs["length"][0]) == len(written)
+        assert env.observation_space.contains(obs)
+        if rollouts and not terminated:
+            assert 0.0 <= info["q_value"] <= 1.0
+        total += float(reward)
+        if mode == "direct" and not terminated:
+            assert reward == 0.0
+        if terminated:
+            expected = float(_share_of_threes(torch.tensor([written + [0] * (4 - len(written))]))[0])
+            assert total == pytest.approx(expected - start_value, abs=1e-6)
+            obs, _ = env.reset()
+            start_value = float(env.episodes.future_value[0])
+            written, total = [], 0.0
