@@ -289,7 +289,8 @@ def test_a_tampered_config_json_is_one_line(finished, tmp_path, capsys, name, ta
 
 
 @pytest.mark.parametrize("where", ["checkpoint", "metrics line"])
-def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, capsys, monkeypatch, where):
+def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, capsys, monkeypatch, where, one_torch_thread):
+    """In-process runs here on one thread, as the subprocess runs compared with them."""
     import errno
 
     import runcore.checkpoint

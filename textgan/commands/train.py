@@ -73,7 +73,7 @@ def train_command(args: argparse.Namespace) -> int:
         check_settings(config)
         device = resolve_device(config.device)
         path = RunDir.check_new(Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem))
-        data = prepare_data(config)
+        data = prepare_data(config, quiet=args.quiet)
         _report(out, config, data)
         config.max_len = data.max_len
         with RunDir.creating(path) as run:

@@ -11,13 +11,19 @@ Examples:
 
 from __future__ import annotations
 
+import array
 import codecs
 import contextlib
+import dataclasses
+import itertools
 import os
 import pathlib
 import random
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 import textgan
 from runcore.errors import UserError
@@ -36,6 +42,10 @@ _BUILTIN_FILES: dict[str, str] = {
 _FILE_FIX = "give a UTF-8 text file with one sample per line"
 _SNIFF_BYTES = 8 << 10  # how much of the head is checked for NUL bytes
 _CHUNK_BYTES = 1 << 20  # the UTF-8 check streams the file, so a large corpus is never held twice
+# datasets reads this many characters at a time: its default (10 M) costs ~400 MB of Python
+# strings per read for CJK text, this ~25 MB, at the same speed.
+_READ_CHARS = 1 << 18
+_BATCH_LINES = 1 << 13  # lines per batch handed on
 
 
 def corpora_dir() -> pathlib.Path:
@@ -137,15 +147,48 @@ def _raise_decode_error(path: pathlib.Path, what: str) -> None:
     raise AssertionError("incremental and whole-file UTF-8 decoding disagree")  # pragma: no cover
 
 
-@contextlib.contextmanager
-def _quiet_datasets():
-    """Hide ``datasets``' progress bars for one call and restore the caller's setting after."""
-    import datasets
+class _TextStream:
+    """A text file read through Hugging Face ``datasets``' streaming ``text`` builder, in batches
+    of lines, as many times as needed, never held whole.
 
+    Its cache lives in a temporary folder (nothing goes to the home cache, nothing is downloaded)
+    that lasts as long as the stream.
+    """
+
+    def __init__(self, path: pathlib.Path):
+        # Imported here: `datasets` takes most of a second to import, which the CLI should not pay
+        # for commands that never read a corpus.
+        import datasets
+
+        self._folder = tempfile.TemporaryDirectory(prefix="textgan-ds-")
+        # `data_files` is a glob and an fsspec URL: "[", "*" or "::" in a name would change its
+        # meaning, so datasets reads the file through a link with a plain name.
+        link = pathlib.Path(self._folder.name) / "text.txt"
+        link.symlink_to(path.resolve())
+        with _quiet_datasets(datasets):
+            self._dataset = datasets.load_dataset(
+                "text",
+                data_files=str(link),
+                split="train",
+                streaming=True,
+                cache_dir=str(pathlib.Path(self._folder.name) / "cache"),
+                encoding="utf-8-sig",
+                chunksize=_READ_CHARS,
+            ).with_format("arrow")
+
+    def batches(self) -> Iterator[list[str]]:
+        """Every line of the file in order, in batches of at most :data:`_BATCH_LINES`."""
+        for table in self._dataset.iter(batch_size=_BATCH_LINES):
+            yield table.column("text").to_pylist()
+
+
+@contextlib.contextmanager
+def _quiet_datasets(datasets):
+    """Hide ``datasets``' progress bars for one call and restore the caller's setting after."""
     was_enabled = not datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()
     try:
-        yield datasets
+        yield
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
@@ -157,8 +200,8 @@ def read_text_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _
     A byte-order mark at the start is dropped; ``\\n``, ``\\r\\n`` and ``\\r`` each end a line and
     nothing else does (so a file saved on Windows reads as on Linux); lines keep their other
     whitespace, blank lines are kept, and a final line break does not start an empty line. The
-    file goes through Hugging Face ``datasets``' local ``text`` builder, held in memory, with its
-    cache in a temporary folder (nothing is written to the home cache and nothing is downloaded).
+    file goes through Hugging Face ``datasets``' local ``text`` builder (see :class:`CorpusLines`
+    for a corpus too large to hold as a list).
 
     Args:
         path: the text file.
@@ -173,22 +216,7 @@ def read_text_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _
     """
     path = pathlib.Path(path).expanduser()
     _validate_text_file(path, what, fix)
-    # Imported here: `datasets` takes most of a second to import, which the CLI should not pay
-    # for commands that never read a corpus.
-    with _quiet_datasets() as datasets, tempfile.TemporaryDirectory(prefix="textgan-ds-") as cache:
-        # `data_files` is a glob and an fsspec URL: "[", "*" or "::" in a name would change its
-        # meaning, so datasets reads the file through a link with a plain name.
-        link = pathlib.Path(cache) / "text.txt"
-        link.symlink_to(path.resolve())
-        table = datasets.load_dataset(
-            "text",
-            data_files=str(link),
-            split="train",
-            keep_in_memory=True,
-            cache_dir=str(pathlib.Path(cache) / "cache"),
-            encoding="utf-8-sig",
-        )
-        return list(table["text"])
+    return [line for batch in _TextStream(path).batches() for line in batch]
 
 
 def read_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _FILE_FIX) -> list[str]:
@@ -207,9 +235,96 @@ def read_lines(path: str | pathlib.Path, what: str = "corpus", fix: str = _FILE_
     Raises:
         UserError: the file is missing, not a regular file, binary, not UTF-8, or has no text.
     """
-    lines = [line.strip() for line in read_text_lines(path, what, fix)]
-    return [line for line in lines if line]
+    return _samples(read_text_lines(path, what, fix))
 
+
+def _samples(lines: list[str]) -> list[str]:
+    """The stripped, non-blank lines."""
+    return [line for line in map(str.strip, lines) if line]
+
+
+Watch = Callable[[str, "int | None"], Callable[[int], None]]
+"""A progress hook: given a pass's description and its length in file lines (``None`` when not
+known yet), it returns the function that each batch's count of file lines read is reported to."""
+
+
+@dataclass(frozen=True)
+class CorpusLines:
+    """The samples of a text file (stripped, non-blank lines, in file order), or those of them a
+    mask selects, read afresh on every pass so that a large corpus is never held in memory.
+
+    Iterate it for the lines, or call :meth:`batches`; ``len()`` is the number of samples.
+    """
+
+    stream: _TextStream
+    n_lines: int
+    """Samples selected."""
+    file_lines: int
+    """Lines in the file, blank ones included: the length of a pass."""
+    select: np.ndarray | None = None
+    """One bool per sample of the file, or ``None`` for all of them."""
+    on_batch: Callable[[int], None] | None = None
+    """Told how many file lines each batch read (progress)."""
+
+    def __len__(self) -> int:
+        return self.n_lines
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self.batches())
+
+    def batches(self) -> Iterator[list[str]]:
+        """The selected samples in file order, a batch at a time."""
+        done = 0  # samples of the file seen so far
+        for lines in self.stream.batches():
+            samples = _samples(lines)
+            if self.select is not None:
+                keep = self.select[done : done + len(samples)]
+                done += len(samples)
+                samples = list(itertools.compress(samples, keep.tolist()))
+            if self.on_batch is not None:
+                self.on_batch(len(lines))
+            if samples:
+                yield samples
+
+    def watched(self, watch: Watch | None, description: str) -> CorpusLines:
+        """The same lines, their next pass reported to ``watch`` under ``description``."""
+        if watch is None:
+            return self
+        return dataclasses.replace(self, on_batch=watch(description, self.file_lines))
+
+    def selected(self, select: np.ndarray) -> CorpusLines:
+        """The samples where ``select`` (one bool per sample of the file) is true."""
+        return dataclasses.replace(self, select=select, n_lines=int(select.sum()), on_batch=None)
+
+
+def corpus_lines(
+    path: str | pathlib.Path, what: str = "corpus", fix: str = _FILE_FIX, watch: Watch | None = None
+) -> CorpusLines:
+    """Check a text file and count its samples in one pass, holding no more than a batch.
+
+    Args:
+        path: the text file.
+        what: what the file is, for messages (``"corpus"``, ``"test file"``).
+        fix: what a message about a bad file tells the user to do.
+        watch: a progress hook for the counting pass.
+
+    Returns:
+        The file's samples, read as :func:`read_lines` reads them.
+
+    Raises:
+        UserError: the file is missing, not a regular file, binary, not UTF-8, or has no text.
+    """
+    path = pathlib.Path(path).expanduser()
+    _validate_text_file(path, what, fix)
+    stream = _TextStream(path)
+    report = watch(f"counting the lines of {path.name}", None) if watch is not None else None
+    n_lines = file_lines = 0
+    for lines in stream.batches():
+        n_lines += sum(1 for line in lines if line and not line.isspace())  # what strip() leaves non-empty
+        file_lines += len(lines)
+        if report is not None:
+            report(len(lines))
+    return CorpusLines(stream, n_lines, file_lines)
 
 @dataclass
 class CorpusSplits:
@@ -223,13 +338,23 @@ class CorpusSplits:
     """The resolved path of the corpus file."""
 
 
+@dataclass
+class CorpusStreams:
+    """A corpus divided into training and held-out lines, read afresh on each pass."""
+
+    train: CorpusLines
+    test: CorpusLines
+    source: str
+    """The resolved path of the corpus file."""
+
+
 def load_corpus(
     corpus: str,
     test_file: str | None = None,
     test_fraction: float = 0.1,
     seed: int = 0,
 ) -> CorpusSplits:
-    """Load a corpus and split it into train and test lines.
+    """Load a corpus and split it into train and test lines, held as lists.
 
     Args:
         corpus: a built-in name (see :data:`BUILTIN_CORPORA`) or a path.
@@ -239,17 +364,32 @@ def load_corpus(
         seed: seed of the shuffle that picks the test lines; the same seed gives the same split.
 
     Returns:
-        The splits. Without ``test_file`` both keep the corpus's file order.
+        The splits, as :func:`stream_corpus` makes them. Without ``test_file`` both keep the
+        corpus's file order.
 
     Raises:
         UserError: a bad corpus or test file, a fraction outside (0, 1), or a corpus too small to
             split.
     """
+    streams = stream_corpus(corpus, test_file, test_fraction, seed)
+    return CorpusSplits(train=list(streams.train), test=list(streams.test), source=streams.source)
+
+
+def stream_corpus(
+    corpus: str,
+    test_file: str | None = None,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    watch: Watch | None = None,
+) -> CorpusStreams:
+    """Split a corpus into train and test lines without holding its text: the arguments and the
+    split are those of :func:`load_corpus`; ``watch`` reports the counting passes."""
     path = resolve_corpus(corpus)
-    lines = read_lines(path)
+    lines = corpus_lines(path, watch=watch)
     if test_file is not None:
-        test = read_lines(test_file, "test file", "pass --test-file a UTF-8 text file with one sample per line")
-        return CorpusSplits(train=lines, test=test, source=str(path))
+        fix = "pass --test-file a UTF-8 text file with one sample per line"
+        test = corpus_lines(test_file, "test file", fix, watch=watch)
+        return CorpusStreams(train=lines, test=test, source=str(path))
     if not 0.0 < test_fraction < 1.0:
         raise UserError(
             f"test fraction {test_fraction} is outside (0, 1)",
@@ -260,10 +400,17 @@ def load_corpus(
             f"corpus {path} has {len(lines)} line, too few to split into train and test",
             "give a corpus with at least 2 lines, or give --test-file",
         )
-    n_test = min(max(1, round(len(lines) * test_fraction)), len(lines) - 1)
-    order = list(range(len(lines)))
+    is_test = _test_mask(len(lines), test_fraction, seed)
+    return CorpusStreams(train=lines.selected(~is_test), test=lines.selected(is_test), source=str(path))
+
+
+def _test_mask(n_lines: int, test_fraction: float, seed: int) -> np.ndarray:
+    """Which of ``n_lines`` lines are held out: the first of a seeded shuffle of their indices."""
+    n_test = min(max(1, round(n_lines * test_fraction)), n_lines - 1)
+    # random.shuffle on 8-byte ints rather than a list of Python ints (~36 bytes each): the same
+    # permutation for the same seed, at a quarter of the memory.
+    order = array.array("q", range(n_lines))
     random.Random(seed).shuffle(order)
-    test_index = set(order[:n_test])
-    train = [line for i, line in enumerate(lines) if i not in test_index]
-    test = [line for i, line in enumerate(lines) if i in test_index]
-    return CorpusSplits(train=train, test=test, source=str(path))
+    is_test = np.zeros(n_lines, dtype=bool)
+    is_test[np.frombuffer(order, dtype=np.int64)[:n_test]] = True
+    return is_test

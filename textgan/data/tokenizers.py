@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
 import json
 import os
 import pathlib
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from runcore.errors import CheckpointError, UserError
 from runcore.files import require_regular_file
@@ -36,6 +39,7 @@ TOKENIZER_FILE = "tokenizer.json"
 SPM_MODEL_FILE = "spm.model"
 _FORMAT = "textgan-tokenizer"
 _FORMAT_VERSION = 1
+_COUNT_LINES = 1 << 13  # lines counted at a time while fitting a vocabulary
 
 
 def _as_id_list(ids) -> list[int]:
@@ -77,6 +81,17 @@ class Tokenizer:
             ValueError: ``strict`` and a piece is not in the vocabulary (the message names it).
         """
         raise NotImplementedError
+
+    def encode_batch(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Encode many lines at once, as :meth:`encode` does one by one.
+
+        Args:
+            lines: the samples.
+
+        Returns:
+            Every line's ids end to end (``int64``), and each line's length in tokens.
+        """
+        return _packed([self.encode(line) for line in lines])
 
     def decode(self, ids) -> str:
         """Turn ids back into text.
@@ -141,6 +156,7 @@ class VocabTokenizer(Tokenizer):
         if len(self._ids) != len(self.pieces):
             raise ValueError("the piece list has duplicates")
         self._separator = "" if kind == "char" else " "
+        self._table: np.ndarray | None = None  # code point -> id, built by the first encode_batch
 
     @property
     def vocab_size(self) -> int:
@@ -159,6 +175,29 @@ class VocabTokenizer(Tokenizer):
                 i = UNK_ID
             ids.append(i)
         return ids
+
+    def encode_batch(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        counts = map(len, lines if self.kind == "char" else map(self._split, lines))  # len(text) chars
+        lengths = np.fromiter(counts, np.int64, len(lines))
+        if self.kind == "word":
+            pieces = " ".join(lines).split()  # a space between lines: no word spans two lines
+            flat = np.fromiter(map(self._ids.get, pieces, itertools.repeat(UNK_ID)), np.int64, len(pieces))
+            return flat, lengths
+        # One table lookup per code point instead of a dict lookup per character in Python.
+        code_points = _code_points("".join(lines))
+        table = self._char_table()
+        inside = code_points < len(table)
+        flat = np.full(len(code_points), UNK_ID, dtype=np.int64)
+        flat[inside] = table[code_points[inside]]
+        return flat, lengths
+
+    def _char_table(self) -> np.ndarray:
+        """Code point -> id for every one-character piece, UNK elsewhere (built once)."""
+        if self._table is None:
+            chars = {ord(piece): i for piece, i in self._ids.items() if len(piece) == 1}
+            self._table = np.full(max(chars, default=0) + 1, UNK_ID, dtype=np.int64)
+            self._table[list(chars)] = list(chars.values())
+        return self._table
 
     def _decode_content(self, ids: list[int]) -> str:
         return self._separator.join(self.pieces[self._check_id(i)] for i in ids)
@@ -202,6 +241,9 @@ class SentencePieceTokenizer(Tokenizer):
             raise ValueError(f"piece {pieces[ids.index(UNK_ID)]!r} is not in the vocabulary")
         return ids
 
+    def encode_batch(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return _packed(self._sp.encode(list(lines), out_type=int))
+
     def _decode_content(self, ids: list[int]) -> str:
         return self._sp.decode([self._check_id(i) for i in ids])
 
@@ -213,6 +255,16 @@ class SentencePieceTokenizer(Tokenizer):
             directory, {"kind": self.kind, "model_type": self.model_type, "model_file": SPM_MODEL_FILE}
         )
         (directory / SPM_MODEL_FILE).write_bytes(self.model_proto)
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code point of each character of ``text`` (``list(text)`` as numbers)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _packed(ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+    return np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum())), lengths
 
 
 def _write_json(directory: str | os.PathLike, fields: dict) -> pathlib.Path:
@@ -260,12 +312,16 @@ def build_tokenizer(
             f"vocabulary size {vocab_size} leaves no room beside the {len(SPECIAL_TOKENS)} special tokens",
             "pass --vocab-size of at least 5",
         )
-    lines = list(lines)
     if kind == "spm":
         return _train_sentencepiece(lines, vocab_size, spm_model_type, seed)
     counts = collections.Counter()
-    for line in lines:
-        counts.update(list(line) if kind == "char" else line.split())
+    lines = iter(lines)  # read once, a chunk at a time: a streamed corpus is never held whole
+    while chunk := list(itertools.islice(lines, _COUNT_LINES)):
+        if kind == "char":  # counted by numpy over code points, not per character in Python
+            seen, times = np.unique(_code_points("".join(chunk)), return_counts=True)
+            counts.update(dict(zip(map(chr, seen.tolist()), times.tolist())))
+        else:
+            counts.update(" ".join(chunk).split())  # a space between lines keeps words apart
     for special in SPECIAL_TOKENS:  # a literal "<unk>" in the text already has its id
         counts.pop(special, None)
     ranked = sorted(
@@ -282,20 +338,26 @@ def build_tokenizer(
     return VocabTokenizer(kind, [*SPECIAL_TOKENS, *ranked])
 
 
-def _train_sentencepiece(lines: list[str], vocab_size: int | None, model_type: str, seed: int):
+def _train_sentencepiece(lines: Iterable[str], vocab_size: int | None, model_type: str, seed: int):
     import sentencepiece
 
     if model_type not in SPM_MODEL_TYPES:
         raise UserError(
             f"unknown SentencePiece model type {model_type!r}", f"use one of {', '.join(SPM_MODEL_TYPES)}"
         )
-    if not any(line.strip() for line in lines):
-        raise UserError("no text to train a SentencePiece model on", "give a corpus with text in it")
     size = DEFAULT_SPM_VOCAB_SIZE if vocab_size is None else vocab_size
     sentencepiece.set_random_generator_seed(seed)
     with tempfile.TemporaryDirectory(prefix="textgan-spm-") as tmp:
+        # Streamed to a file, line by line: SentencePiece reads its input from there (twice,
+        # when the default size must shrink), and the text is never held here as a list.
         text_file = pathlib.Path(tmp) / "train.txt"
-        text_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        has_text = False
+        with open(text_file, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+                has_text = has_text or bool(line.strip())
+        if not has_text:
+            raise UserError("no text to train a SentencePiece model on", "give a corpus with text in it")
         try:
             proto = _spm_train(sentencepiece, text_file, size, model_type)
         except RuntimeError as err:

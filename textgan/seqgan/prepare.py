@@ -1,4 +1,8 @@
-"""From a corpus to token tensors: load, split, build the tokenizer, encode."""
+"""From a corpus to token tensors: load, split, build the tokenizer, encode.
+
+The corpus is read in passes (count, fit the tokenizer, measure lengths, encode), a batch at a
+time: only the encoded tensors are held, never the text. A large corpus shows a progress bar.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,14 @@ from dataclasses import dataclass
 
 import torch
 
-from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines, load_corpus
+from runcore import make_progress
 from runcore.errors import UserError
+from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines
+from textgan.data.corpus import resolve_corpus, stream_corpus
 from textgan.seqgan.config import SeqGANConfig
+
+LARGE_CORPUS_BYTES = 4 << 20
+"""Corpus files larger than this show a progress bar while being prepared."""
 
 
 @dataclass
@@ -22,14 +31,30 @@ class PreparedData:
     source: str
 
 
-def prepare_data(config: SeqGANConfig) -> PreparedData:
-    """Load the corpus, fit the tokenizer on the training split and encode both splits."""
-    splits = load_corpus(config.corpus, config.test_file, config.test_fraction, config.seed)
-    tokenizer = build_tokenizer(config.tokenizer, splits.train, vocab_size=config.vocab_size, seed=config.seed)
-    max_len = config.max_len or choose_max_len(tokenizer, splits.train)
-    train, train_report = encode_lines(tokenizer, splits.train, max_len, config.long_lines)
-    test, test_report = encode_lines(tokenizer, splits.test, max_len, "cut")
-    if len(train) < 2:
-        raise UserError(f"the corpus {config.corpus} has {len(train)} usable training line(s)", "give at least a few lines")
-    config.check_sizes(tokenizer.vocab_size, max_len, len(train) + len(test))  # before any run file is written
-    return PreparedData(tokenizer, train, test, max_len, train_report, test_report, splits.source)
+def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
+    """Load the corpus, fit the tokenizer on the training split and encode both splits.
+
+    Args:
+        config: the run's settings (corpus, test file or fraction, seed, tokenizer, lengths).
+        quiet: no progress bar, however large the corpus.
+    """
+    large = resolve_corpus(config.corpus).stat().st_size > LARGE_CORPUS_BYTES
+    with make_progress(disable=quiet or not large) as progress:
+
+        def watch(description: str, total: int | None):
+            task = progress.add_task(description, total=total)
+            return lambda lines: progress.update(task, advance=lines)
+
+        splits = stream_corpus(config.corpus, config.test_file, config.test_fraction, config.seed, watch)
+        train, test = splits.train, splits.test
+        fit = train.watched(watch, f"fitting the {config.tokenizer} tokenizer")
+        tokenizer = build_tokenizer(config.tokenizer, fit, vocab_size=config.vocab_size, seed=config.seed)
+        max_len = config.max_len or choose_max_len(tokenizer, train.watched(watch, "measuring line lengths"))
+        train_tokens, train_report = encode_lines(
+            tokenizer, train.watched(watch, "encoding the training lines"), max_len, config.long_lines
+        )
+        test_tokens, test_report = encode_lines(tokenizer, test.watched(watch, "encoding the test lines"), max_len, "cut")
+    if len(train_tokens) < 2:
+        raise UserError(f"the corpus {config.corpus} has {len(train_tokens)} usable training line(s)", "give at least a few lines")
+    config.check_sizes(tokenizer.vocab_size, max_len, len(train_tokens) + len(test_tokens))  # before any run file is written
+    return PreparedData(tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source)
