@@ -82,6 +82,7 @@ def train_command(args: argparse.Namespace) -> int:
         resolve_image_size,
     )
     from runcore import EXIT_INTERRUPTED, Interrupted, RunDir, check_resume_flags, console, ddp_info, graceful_stop, resolve_device
+    from runcore.device import leave_process_group
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     rank, _, world_size = ddp_info()
@@ -143,9 +144,8 @@ def train_command(args: argparse.Namespace) -> int:
     if rank == 0:
         out.print(f"done: {config.steps} steps in {time.perf_counter() - start:.1f}s; samples in {run.samples}, curves in {run.plots}", soft_wrap=True)
     if world_size > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
+        del trainer, model, data
+        leave_process_group()
     return 0
 
 

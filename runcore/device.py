@@ -6,6 +6,7 @@ Nothing here runs at import: no GPU probing until a function is called.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
 import warnings
@@ -15,7 +16,7 @@ import torch
 
 from runcore.errors import UserError
 
-__all__ = ["autocast", "ddp_info", "maybe_compile", "resolve_device", "seed_everything"]
+__all__ = ["autocast", "ddp_info", "leave_process_group", "maybe_compile", "resolve_device", "seed_everything"]
 
 _DEVICE_FIX = "use --device auto, cpu, cuda or cuda:N"
 
@@ -134,3 +135,18 @@ def ddp_info() -> tuple[int, int, int]:
             ) from None
     rank, local_rank, world_size = values
     return rank, local_rank, world_size
+
+
+def leave_process_group() -> None:
+    """Wait for every rank, then tear the default process group down, here and not at exit.
+
+    DDP modules hold the group; the caller drops its references to them first. The barrier keeps
+    one rank from closing its connections while another still uses them, and the collection runs
+    the group's destructor now: left to interpreter exit, gloo's threads can be destroyed
+    unjoined ("terminate called without an active exception", SIGABRT).
+    """
+    import torch.distributed as dist
+
+    dist.barrier()
+    gc.collect()
+    dist.destroy_process_group()
