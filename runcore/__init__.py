@@ -22,6 +22,8 @@ from runcore.lock import RunLock
 from runcore.numbers import NonFiniteError, require_finite_metrics, require_finite_weights
 from runcore.resume import LATEST, Checkpointer, check_resume_flags
 from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, seed_everything
+from runcore.graphs import GraphedStep
+from runcore.optim import adam
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
 from runcore.plots import plot_curves, plot_series
 from runcore.progress import console, make_progress
@@ -40,6 +42,8 @@ __all__ = [
     "require_finite_weights",
     "stop_requested",
     "RunDir",
+    "GraphedStep",
+    "adam",
     "autocast",
     "check_resume_flags",
     "console",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from runcore.optim import adam
 from runcore.ranges import at_least, between, check_ranges, positive
 from textgan.agents.rollout import Rollout, collect_rollout, replay, rewards_to_go
 from textgan.agents.stabilisers import KLPenalty
@@ -112,7 +113,7 @@ class PPOAgent:
             self.value_head.weight.mul_(0.01)
             self.value_head.bias.zero_()
         parameters = [*policy.parameters(), *self.value_head.parameters()]
-        self.optimizer = torch.optim.Adam(parameters, lr=self.config.learning_rate, eps=1e-5)
+        self.optimizer = adam(parameters, lr=self.config.learning_rate, eps=1e-5)
         self.generator = torch.Generator().manual_seed(seed)
         self.kl = KLPenalty(policy, self.config.kl_coef, self.config.kl_target) if self.config.kl_coef > 0 else None
 

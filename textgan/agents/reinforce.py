@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from runcore.optim import adam
 from runcore.ranges import at_least, between, check_ranges, positive
 from textgan.agents.rollout import collect_rollout, rewards_to_go
 from textgan.agents.stabilisers import BASELINES, KLPenalty, subtract_baseline
@@ -88,7 +89,7 @@ class ReinforceAgent:
     def __init__(self, policy: Generator, config: ReinforceConfig | None = None, seed: int = 0):
         self.policy = policy
         self.config = config or ReinforceConfig()
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.learning_rate)
+        self.optimizer = adam(policy.parameters(), lr=self.config.learning_rate)
         self.generator = torch.Generator().manual_seed(seed)
         self.kl = KLPenalty(policy, self.config.kl_coef, self.config.kl_target) if self.config.kl_coef > 0 else None
 

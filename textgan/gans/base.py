@@ -69,6 +69,7 @@ def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> 
             num_filters=config.d_num_filters,
             dropout=config.d_dropout,
             l2_reg=config.d_l2,
+            precision=config.d_precision,
         )
     )
 

@@ -33,6 +33,7 @@ import math
 
 import torch
 
+from runcore.optim import adam
 from textgan.models.generator import Generator
 
 
@@ -78,7 +79,7 @@ class DPGANReward:
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive, got {value}")
         self.lm = lm
-        self.optimizer = optimizer or torch.optim.Adam(lm.parameters(), lr=learning_rate)
+        self.optimizer = optimizer or adam(lm.parameters(), lr=learning_rate)
         self.grad_clip, self.real_weight, self.reward_clip = grad_clip, float(real_weight), reward_clip
         self.real_cap = float(real_cap)
         self.vocab_size, self.max_len = lm.vocab_size, max_len

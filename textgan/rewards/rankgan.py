@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from runcore.optim import adam
 from textgan.models.discriminator import Discriminator
 from textgan.rewards.base import pad_to
 
@@ -201,7 +202,7 @@ class RankGANReward:
             )
         self.real_tokens = pad_to(real_tokens, self.max_len)
         self.gamma, self.log = float(gamma), log
-        self.optimizer = optimizer or torch.optim.Adam(self.ranker.parameters(), lr=learning_rate)
+        self.optimizer = optimizer or adam(self.ranker.parameters(), lr=learning_rate)
         self.sets = ComparisonSets(len(real_tokens), reference_size, min(comparison_size, len(real_tokens)), seed)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         for module in (self.ranker, self.sets):  # loaded weights or sets make the cached features stale

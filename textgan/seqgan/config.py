@@ -14,7 +14,7 @@ from typing import Any
 from runcore.errors import UserError
 from runcore.settings import settings_from_json
 from runcore.ranges import SEED, Range, at_least, between, check_ranges, positive
-from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, PRECISIONS
 from textgan.seqgan.memory import check_memory
 
 
@@ -43,6 +43,9 @@ class SeqGANConfig:
     d_num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
     d_dropout: float = 0.25
     d_l2: float = 0.2
+    d_precision: str = "fp32"
+    """the discriminator's compute precision: fp32, or bf16 (autocast; faster on machines with bf16
+    matrix units — AMX, AVX512-BF16, GPUs; weights and loss stay fp32)"""
     # MLE pre-training
     batch_size: int = 64
     mle_epochs: int = 120
@@ -107,6 +110,7 @@ class SeqGANConfig:
             "reward_mode": ("direct", "shaped"),
             "tokenizer": ("char", "word", "spm"),
             "long_lines": ("drop", "cut"),
+            "d_precision": PRECISIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -22,7 +22,9 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from textgan.agents.base import Agent
-from runcore import LATEST, Checkpointer, Interrupted, RunDir, make_progress, require_finite_metrics, stop_requested, write_text_atomic
+from runcore import LATEST, Checkpointer, Interrupted, RunDir, adam, make_progress, require_finite_metrics, stop_requested, write_text_atomic
+from runcore.distributed import average_metrics, global_mean, rank_seed, sync_gradients, world_any
+from runcore.errors import UserError
 from runcore.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
@@ -77,12 +79,22 @@ class SeqGANTrainer:
         quiet: no progress bars (tests, logs).
         evaluate: called with the generator after every MLE epoch and adversarial round; the
             numbers it returns (e.g. ``{"nll_oracle": ...}``) join that epoch's log record.
+        rank, world_size: this process's place under ``torchrun`` (data-parallel; see below).
+
+    Data-parallel (``world_size > 1``, a process group initialised): ``config.batch_size`` is the
+    global batch and each rank takes ``batch_size / world_size`` of its rows — of each MLE
+    batch (the same shuffled order on every rank), of the negatives and real rows of each D
+    step, and of the sub-environments the agent samples and rolls out in. Every optimiser's
+    gradients are averaged over the ranks before it steps (``runcore.distributed``), so the
+    models stay identical; the logged numbers are the ranks' means. Only rank 0 writes (``run``
+    is None on the others). Each rank's own streams (negatives, actions, rollouts, dropout) are
+    seeded from the run's seed, the rank and the step, so a resumed run goes on as it would have.
     """
 
     def __init__(
         self,
         config: SeqGANConfig,
-        run: RunDir,
+        run: RunDir | None,
         tokenizer: Tokenizer,
         train_tokens: torch.Tensor,
         test_tokens: torch.Tensor,
@@ -91,17 +103,27 @@ class SeqGANTrainer:
         reward_model: RewardModel,
         quiet: bool = False,
         evaluate: Callable[[Generator], dict[str, float]] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
         self.evaluate = evaluate
-        self.rng = torch.Generator().manual_seed(config.seed)
+        self.rank, self.world_size = rank, world_size
+        if config.batch_size % world_size:
+            raise UserError(
+                f"--batch-size {config.batch_size} is not divisible by the {world_size} processes", "pass a batch size that is a multiple of --nproc-per-node"
+            )
+        self.local_batch = config.batch_size // world_size
+        self.rng = torch.Generator().manual_seed(config.seed)  # shared: the same draws on every rank
+        # this rank's own draws (negatives, D orders); with one process the run's one stream
+        self.rank_rng = self.rng if world_size == 1 else torch.Generator()
         self.train_tokens, self.test_tokens = train_tokens.to(device), test_tokens.to(device)
         self.max_len = train_tokens.shape[1]
         self.agent, self.reward_model = agent, reward_model
         self.generator = agent.policy
-        self.mle_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
+        self.mle_optimizer = adam(self.generator.parameters(), lr=config.mle_lr)
         self.envs = SeqGANVectorEnv(
-            num_envs=config.batch_size,
+            num_envs=self.local_batch,
             vocab_size=tokenizer.vocab_size,
             max_len=self.max_len,
             reward_mode=config.reward_mode,
@@ -117,9 +139,14 @@ class SeqGANTrainer:
         )
         self.envs.sync_rollout_policy(self.generator, 0.0)
         self.position: dict[str, Any] = {"phase": "mle", "done": 0}
-        self.books = Checkpointer(run, self._stateful, {"rng": self.rng, "agent_rng": agent.generator}, device)
+        self.books = None if run is None else Checkpointer(run, self._stateful, self._generators(), device)
+        if world_size > 1:
+            sync_gradients(p for item in self._stateful().values() if isinstance(item, torch.optim.Optimizer) for g in item.param_groups for p in g["params"])
 
     # -- checkpoints ------------------------------------------------------------------------
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"rng": self.rng, "agent_rng": self.agent.generator}
 
     def _stateful(self) -> dict[str, Any]:
         reward_items = self.reward_model.checkpoint_items() if hasattr(self.reward_model, "checkpoint_items") else {}
@@ -132,15 +159,19 @@ class SeqGANTrainer:
         }
 
     def save(self, *names: str) -> None:
-        """Write the whole training state under each name (with its samples), then as ``latest``."""
-        self.books.save(self.position, names, outputs=self.write_samples)
+        """Write the whole training state under each name (with its samples), then as ``latest``
+        (nothing on DDP ranks other than 0)."""
+        if self.books is not None:
+            self.books.save(self.position, names, outputs=self.write_samples)
 
-    def load(self, name: str = LATEST, strict: bool = True) -> None:
+    def load(self, name: str = LATEST, strict: bool = True, source: RunDir | None = None) -> None:
         """Continue from checkpoint ``name``; ``strict=False`` skips what it lacks (another GAN's
-        checkpoint: the generator and the random streams carry over, the reward model does not)."""
-        self.position, _ = self.books.load(name, strict=strict)  # the trainer's generators are on the CPU
+        checkpoint: the generator and the random streams carry over, the reward model does not).
+        A trainer without a run (DDP ranks other than 0) reads ``source``'s checkpoint."""
+        books = self.books or Checkpointer(source, self._stateful, self._generators(), self.device, read_only=True)
+        self.position, _ = books.load(name, strict=strict)  # the trainer's generators are on the CPU
         if self.position.get("phase") not in PHASES or not isinstance(self.position.get("done"), int):
-            raise CheckpointError(f"checkpoint {name} of {self.run.path} holds no valid position ({self.position})", "resume from an earlier checkpoint, or train again")
+            raise CheckpointError(f"checkpoint {name} of {books.run.path} holds no valid position ({self.position})", "resume from an earlier checkpoint, or train again")
         if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
             # resumed with a larger --rounds: continue the adversarial phase
             self.position = {"phase": "adversarial", "done": self.position["rounds"]}
@@ -148,17 +179,27 @@ class SeqGANTrainer:
 
     def _step_done(self, due: bool) -> None:
         """After an epoch's or round's log record: the periodic checkpoint, or one because a stop
-        was asked for (then stop)."""
-        stopping = stop_requested()
+        was asked for (then stop; on every rank when asked on one)."""
+        stopping = world_any(stop_requested())
         if due or stopping:
             self.save()
         if stopping:
-            raise Interrupted(self.run.path, f"after {self.position['phase']} step {self.position['done']}")
+            raise Interrupted(self.run.path if self.run is not None else ".", f"after {self.position['phase']} step {self.position['done']}")
+
+    def _seed_rank_streams(self, step: int) -> None:
+        """Data-parallel: seed this rank's own streams for the coming step of the phase, from
+        the run's seed, the rank and the step (a resumed run draws what it would have)."""
+        if self.world_size == 1:
+            return  # one process: its streams go on from the checkpoint
+        seed = rank_seed(self.config.seed, self.rank, PHASES.index(self.position["phase"]), step)
+        self.rank_rng.manual_seed(seed)
+        self.agent.generator.manual_seed(seed + 1)
+        torch.manual_seed(seed + 2)  # dropout
 
     # -- the run ----------------------------------------------------------------------------
 
     def train(self) -> None:
-        with make_progress(disable=self.quiet) as progress:
+        with make_progress(disable=self.quiet or self.rank != 0) as progress:
             self.progress = progress
             if self.position["phase"] == "mle":
                 self._mle_phase()
@@ -177,19 +218,25 @@ class SeqGANTrainer:
     def _log(self, record: dict[str, Any]) -> None:
         if self.evaluate is not None and record["phase"] in ("mle", "adversarial"):
             record = {**record, **self.evaluate(self.generator)}
+        record = average_metrics(record)  # data-parallel: the ranks' means
         require_finite_metrics(record, f"{record['phase']} step {record['step']}")
-        self.run.log({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
+        if self.run is not None:
+            self.run.log({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
 
     def _mle_phase(self) -> None:
         cfg = self.config
         task = self.progress.add_task("MLE pre-training", total=cfg.mle_epochs, completed=self.position["done"], status="")
         for epoch in range(self.position["done"], cfg.mle_epochs):
             start = time.perf_counter()
+            self._seed_rank_streams(epoch)
             order = torch.randperm(len(self.train_tokens), generator=self.rng).to(self.device)
+            order = order[: len(order) - len(order) % self.world_size]  # every batch splits evenly over the ranks
             losses = []
             self.generator.train()
             for batch_index in order.split(cfg.batch_size):
-                loss = self.generator.mle_loss(self.train_tokens[batch_index])
+                # this rank's part of the batch; the mean NLL per token over the whole batch
+                nll, mask = self.generator.token_nll(self.train_tokens[batch_index.tensor_split(self.world_size)[self.rank]])
+                loss = global_mean(nll.sum(), mask.sum())
                 self.mle_optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.grad_clip)
@@ -208,10 +255,11 @@ class SeqGANTrainer:
         if not hasattr(self.reward_model, "train_step"):
             return {}  # a fixed reward has nothing to learn
         cfg = self.config
-        num = cfg.num_negatives or min(len(self.train_tokens), 10_000)
-        real = self.train_tokens[torch.randperm(len(self.train_tokens), generator=self.rng)[:num].to(self.device)]
-        fake = self.generator.sample(num, self.max_len, generator=self.rng).to(self.device)
-        return fit_reward_model(self.reward_model, real, fake, cfg.d_epochs, cfg.batch_size, self.rng)
+        num = max(1, (cfg.num_negatives or min(len(self.train_tokens), 10_000)) // self.world_size)  # per rank
+        chosen = torch.randperm(len(self.train_tokens), generator=self.rng)[: num * self.world_size]
+        real = self.train_tokens[chosen.tensor_split(self.world_size)[self.rank].to(self.device)]
+        fake = self.generator.sample(num, self.max_len, generator=self.rank_rng).to(self.device)
+        return fit_reward_model(self.reward_model, real, fake, cfg.d_epochs, self.local_batch, self.rank_rng)
 
     def _d_pretrain_phase(self) -> None:
         cfg = self.config
@@ -219,6 +267,7 @@ class SeqGANTrainer:
             "D pre-training", total=cfg.d_pretrain_steps, completed=self.position["done"], status=""
         )
         for step in range(self.position["done"], cfg.d_pretrain_steps):
+            self._seed_rank_streams(step)
             metrics = self._d_step()
             self.position["done"] = step + 1
             self._log({"phase": "d_pretrain", "step": step + 1, **metrics})
@@ -231,7 +280,8 @@ class SeqGANTrainer:
         schedule = AdversarialSchedule(rounds=cfg.rounds, g_steps=cfg.g_steps, d_steps=cfg.d_steps)
         task = self.progress.add_task("adversarial", total=cfg.rounds, completed=self.position["done"], status="")
 
-        def g_step(_round: int) -> dict[str, float]:
+        def g_step(round_index: int) -> dict[str, float]:
+            self._seed_rank_streams(round_index)
             return self.agent.update(self.envs)
 
         def d_step(_round: int) -> dict[str, float]:
@@ -261,6 +311,8 @@ class SeqGANTrainer:
         return [self.tokenizer.decode(row.tolist()) for row in tokens.cpu()]
 
     def write_samples(self, name: str) -> list[str]:
+        if self.run is None:
+            return []
         lines = self.sample_text(SAMPLES_PER_FILE)
         write_text_atomic(self.run.samples / f"{name}.txt", "\n".join(lines) + "\n")
         return lines

@@ -1,0 +1,190 @@
+"""The fast paths do what the plain ones do: fused Adam, bf16 discriminator, graphed D steps.
+
+Each is compared with the plain path on the same inputs: the same D losses and weights over an
+epoch (fused vs PyTorch's default Adam, to rounding), the same MLE loss curve, D's bf16 outputs
+within bf16 noise of fp32 ones with the loss in fp32, and a graphed step equal to the eager one
+(on the CPU it is the eager one; the CUDA test replays a captured graph).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from runcore import GraphedStep, adam
+from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from textgan.rewards.discriminator import DiscriminatorReward
+from textgan.rewards.training import fit_reward_model
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+VOCAB, WIDTH = 50, 12
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def discriminator(precision: str = "fp32", dropout: float = 0.25, seed: int = 0) -> Discriminator:
+    torch.manual_seed(seed)
+    config = DiscriminatorConfig(VOCAB, WIDTH, embed_dim=16, filter_sizes=(1, 2, 3, 5, 12), num_filters=(8, 16, 16, 8, 8),
+                                 dropout=dropout, precision=precision)
+    return Discriminator(config)
+
+
+def data(n: int = 300, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    real = 4 + (torch.arange(n).unsqueeze(1) + torch.arange(WIDTH)) % 6
+    fake = torch.randint(0, VOCAB, (n, WIDTH), generator=g)
+    return real, fake
+
+
+def plain_epoch(d: Discriminator, tokens: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, batch: int) -> list[float]:
+    """One epoch written out: PyTorch's default Adam, zero_grad / backward / step."""
+    optimizer = torch.optim.Adam(d.parameters(), lr=1e-3)
+    losses = []
+    d.train()
+    for index in order.split(batch):
+        loss = d.loss(tokens[index], labels[index].float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_runcore_adam_is_fused_and_capturable_where_it_can_be():
+    d = discriminator()
+    optimizer = adam(d.parameters(), lr=1e-3)
+    assert optimizer.defaults["fused"] and optimizer.defaults["capturable"]
+    meta = torch.nn.Linear(2, 2, device="meta")
+    assert not adam(meta.parameters(), lr=1e-3).defaults["fused"]  # no fused kernel there: foreach
+
+
+def test_a_d_epoch_with_fused_adam_equals_the_plain_loop():
+    real, fake = data()
+    tokens, labels = torch.cat([real, fake]), torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).bool()
+    order = torch.randperm(len(tokens), generator=torch.Generator().manual_seed(5))
+
+    plain, fast = discriminator(), discriminator()
+    torch.manual_seed(7)  # dropout masks: the same stream in both runs
+    plain_losses = plain_epoch(plain, tokens, labels, order, 64)
+
+    reward = DiscriminatorReward(fast, learning_rate=1e-3)
+    torch.manual_seed(7)
+    fast_losses = [float(reward.train_step(tokens[i], labels[i])["d_loss"]) for i in order.split(64)]
+    assert_close(torch.tensor(fast_losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(fast.named_parameters(), plain.parameters()):
+        assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+    assert not torch.equal(fast.output.weight, discriminator().output.weight)  # it did train
+
+
+def test_fit_reward_model_runs_the_same_steps_as_the_plain_loop():
+    real, fake = data(100)
+    rng = torch.Generator().manual_seed(3)
+    fast, plain = discriminator(), discriminator()
+    reward = DiscriminatorReward(fast, learning_rate=1e-3)
+    torch.manual_seed(11)
+    metrics = fit_reward_model(reward, real, fake, 1, 32, rng)
+    tokens = torch.cat([real, fake])
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).bool()
+    torch.manual_seed(11)
+    losses = plain_epoch(plain, tokens, labels, torch.randperm(len(tokens), generator=torch.Generator().manual_seed(3)), 32)
+    assert metrics["d_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-5)
+    for a, b in zip(fast.parameters(), plain.parameters()):
+        assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_mle_loss_curve_with_fused_adam_equals_pytorchs_default_adam():
+    tokens = (3 + (torch.arange(256).unsqueeze(1) // 3 + torch.arange(10)) % 20)  # a learnable corpus
+    curves = []
+    for make in (lambda p: torch.optim.Adam(p, lr=0.01), lambda p: adam(p, lr=0.01)):
+        torch.manual_seed(0)
+        g = Generator(GeneratorConfig(vocab_size=40))
+        optimizer = make(g.parameters())
+        curve = []
+        for batch in tokens.split(16):
+            loss = g.mle_loss(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(g.parameters(), 5.0)
+            optimizer.step()
+            curve.append(float(loss.detach()))
+        curves.append(torch.tensor(curve))
+    assert_close(curves[1], curves[0], rtol=1e-5, atol=1e-6)
+    assert curves[0][-1] < curves[0][0] - 0.2  # the curve is a learning curve
+
+
+def test_bf16_discriminator_is_fp32_within_bf16_noise_and_its_loss_is_fp32():
+    fp32, bf16 = discriminator(dropout=0.0), discriminator("bf16", dropout=0.0)
+    bf16.load_state_dict(fp32.state_dict())
+    real, fake = data(200)
+    tokens = torch.cat([real, fake])
+    labels = torch.cat([torch.ones(200), torch.zeros(200)])
+    a, b = fp32(tokens), bf16(tokens)
+    assert b.dtype == torch.float32 and bf16.loss(tokens, labels).dtype == torch.float32
+    assert not torch.equal(a, b)  # it does compute in bf16
+    assert_close(b, a, rtol=0.05, atol=0.02)  # bf16 keeps 8 bits of mantissa
+    grads = []
+    for model in (fp32, bf16):
+        model.zero_grad()
+        model.loss(tokens, labels).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bf16_discriminator_learns_like_fp32(seed):
+    """Trained the same way, both precisions separate real from generated rows equally well."""
+    real, fake = data(256, seed=seed)
+    held_real, held_fake = data(128, seed=seed + 10)
+    accuracy = {}
+    for precision in ("fp32", "bf16"):
+        reward = DiscriminatorReward(discriminator(precision, seed=seed), learning_rate=1e-3)
+        for _ in range(3):
+            fit_reward_model(reward, real, fake, 1, 64, torch.Generator().manual_seed(seed))
+        accuracy[precision] = reward.evaluate(held_real, held_fake)["d_accuracy"]
+    assert accuracy["fp32"] > 0.9  # the task is learnable at this budget
+    assert accuracy["bf16"] > accuracy["fp32"] - 0.05
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        DiscriminatorConfig(VOCAB, WIDTH, precision="fp16")
+
+
+def test_a_graphed_step_on_the_cpu_is_the_eager_step():
+    calls = []
+    model = torch.nn.Linear(3, 1)
+    optimizer = adam(model.parameters(), lr=0.1)
+
+    def step(x):
+        calls.append(1)
+        loss = model(x).square().mean()
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.detach()}
+
+    graphed = GraphedStep(step, optimizer)
+    x = torch.ones(4, 3)
+    first = graphed(x)["loss"]
+    for _ in range(5):
+        graphed(x)
+    assert len(calls) == 6 and float(graphed(x)["loss"]) < float(first)  # every call a real step
+
+
+@cuda
+def test_graphed_d_steps_on_cuda_equal_eager_steps():
+    real, fake = data()
+    tokens = torch.cat([real, fake]).cuda()
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).bool().cuda()
+    order = torch.randperm(len(tokens), generator=torch.Generator().manual_seed(5)).cuda()
+    results = []
+    for graphs in (False, True):
+        d = discriminator(dropout=0.0).cuda()  # no dropout: the eager and graphed random streams differ
+        reward = DiscriminatorReward(d, learning_rate=1e-3, cuda_graphs=graphs)
+        losses = [reward.train_step(tokens[i], labels[i])["d_loss"] for i in order.split(64)]
+        results.append((torch.stack(losses), [p.detach().clone() for p in d.parameters()]))
+        if graphs:
+            assert reward._step._graphs, "no step was captured"
+    assert_close(results[1][0], results[0][0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(results[1][1], results[0][1]):
+        assert_close(a, b, rtol=1e-3, atol=1e-5)
