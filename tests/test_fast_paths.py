@@ -188,3 +188,25 @@ def test_graphed_d_steps_on_cuda_equal_eager_steps():
     assert_close(results[1][0], results[0][0], rtol=1e-4, atol=1e-5)
     for a, b in zip(results[1][1], results[0][1]):
         assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_fit_reward_model_scores_at_most_eval_rows_of_each_side_after_training():
+    from textgan.rewards import training
+
+    seen = []
+
+    class Recorder:
+        def train_step(self, tokens, is_real):
+            return {"loss": tokens.float().mean()}
+
+        def evaluate(self, real, fake):
+            seen.append((real, fake))
+            return {}
+
+    real = torch.arange(3000 * 2).view(3000, 2)
+    fake = -torch.arange(2500 * 2).view(2500, 2)
+    fit_reward_model(Recorder(), real, fake, 1, 500, torch.Generator().manual_seed(0))
+    (scored_real, scored_fake), = seen
+    assert torch.equal(scored_real, real[: training.EVAL_ROWS]) and torch.equal(scored_fake, fake[: training.EVAL_ROWS])
+    fit_reward_model(Recorder(), real[:10], fake[:7], 1, 4, torch.Generator().manual_seed(0))
+    assert seen[1][0].shape[0] == 10 and seen[1][1].shape[0] == 7  # small sets: all of them
