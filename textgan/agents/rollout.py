@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode
 from textgan.agents.base import policy_inputs
 from textgan.env.vector_env import SeqGANVectorEnv, final_scores, step_q_values
 from textgan.models.generator import Generator, LSTMState
-from textgan.models.sampling import sample_from_logits
+from textgan.models.sampling import host_to_device, sample_from_logits
 
 
 @dataclass
@@ -112,7 +112,7 @@ def collect_rollout(
             columns["starts"][t] = observation["length"].squeeze(1) == 0
             previous, state = policy_inputs(policy, observation, state)
             logits, state = policy.step(previous, state)
-            uniforms = torch.rand(batch, generator=generator).to(device)
+            uniforms = host_to_device(torch.rand(batch, generator=generator), device)  # no host wait on a GPU
             action = sample_from_logits(logits.detach(), uniforms)
             columns["inputs"][t], columns["actions"][t] = previous, action
             log_probs.append(torch.log_softmax(logits, -1).gather(1, action.unsqueeze(1)).squeeze(1))

@@ -21,6 +21,7 @@ def complete_prefixes(
     state: LSTMState,
     uniforms: torch.Tensor,
     eos_id: int | None,
+    steps: int | None = None,
 ) -> torch.Tensor:
     """Finish every prefix ``K`` times.
 
@@ -32,23 +33,31 @@ def complete_prefixes(
         uniforms: ``(B, K, J)`` with ``J >= T - min(lengths)``; rollout k of row b uses
             ``uniforms[b, k, j]`` for the token at position ``lengths[b] + j``.
         eos_id: the env's end token (a rollout stops there), None: rollouts run to ``T``.
+        steps: how many positions to generate, at least ``T - min(lengths)``; None: exactly that,
+            read from the device (free on the CPU, a host wait on a GPU). More steps change
+            nothing: finished rows are not written.
 
     Returns:
         ``(B, K, T)`` completed sequences: row ``b`` of the result always extends prefix ``b``.
     """
     batch, max_len = tokens.shape
     k = uniforms.shape[1]
-    rows = torch.arange(batch * k, device=tokens.device)
-    completed = tokens.repeat_interleave(k, dim=0)  # row b*K + k extends prefix b
-    positions = lengths.repeat_interleave(k, dim=0).clone()
-    h, c = (s.repeat_interleave(k, dim=0) for s in state)
+    def repeat(x: torch.Tensor) -> torch.Tensor:  # each row K times in a row (repeat_interleave, as a view)
+        return x.unsqueeze(1).expand(x.shape[0], k, *x.shape[1:]).reshape(x.shape[0] * k, *x.shape[1:])
+
+    completed = repeat(tokens).clone()  # row b*K + k extends prefix b
+    positions = repeat(lengths).clone()
+    h, c = (repeat(s) for s in state)
     flat_uniforms = uniforms.reshape(batch * k, -1)
     finished = positions >= max_len
-    steps = int((max_len - lengths).max()) if batch else 0
+    if steps is None:
+        steps = int((max_len - lengths).max()) if batch else 0
     for j in range(steps):
         token = policy.sample_next(h, flat_uniforms[:, j])
-        writing = ~finished
-        completed[rows[writing], positions[writing]] = token[writing]
+        # write where the row is not finished, as masked ops: no host wait for the rows' count
+        at = positions.clamp_max(max_len - 1).unsqueeze(1)
+        kept = completed.gather(1, at).squeeze(1)
+        completed.scatter_(1, at, torch.where(finished, kept, token).unsqueeze(1))
         if eos_id is not None:
             finished |= token == eos_id
         positions = positions + 1

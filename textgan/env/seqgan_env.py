@@ -29,6 +29,7 @@ def build_episodes(
     eos_id: int | None,
     pad_id: int,
     reward_model=None,
+    random_stream: str = "auto",
 ) -> EpisodeBatch:
     config = EnvConfig(
         vocab_size=data.vocab_size,
@@ -44,7 +45,7 @@ def build_episodes(
         reward_model = untrained_discriminator(config)
         reward_model.model.to(device)
     return EpisodeBatch(
-        config, num_rows, uniform_policy(config).to(device), reward_model, device
+        config, num_rows, uniform_policy(config).to(device), reward_model, device, random_stream=random_stream
     )
 
 
@@ -65,6 +66,9 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         corpus: a built-in corpus name or a text file; sets V (a ``char`` tokenizer) and T from it.
         real_tokens: ``(N, T)`` token ids already encoded, instead of ``corpus``.
         tokenizer: the tokenizer of ``real_tokens`` (its V; ``render`` prints text with it).
+        random_stream: the rollouts' random numbers: ``counter`` (keyed by seed and draw, made on
+            ``device``: no host wait), ``generator`` (a CPU ``torch.Generator`` per row) or ``auto``
+            (``counter`` on a GPU, ``generator`` on the CPU); see ``textgan.env.episodes``.
 
     The real sequences and tokenizer are kept as ``real_tokens`` and ``tokenizer`` (None without
     data), for training a discriminator. The rollout policy starts uniform; replace it and the
@@ -101,13 +105,14 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         corpus: str | None = None,
         real_tokens=None,
         tokenizer: Tokenizer | None = None,
+        random_stream: str = "auto",
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model
+            1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream
         )
         self.observation_mode = observation
         self.observation_space = observation_space(data.vocab_size, data.max_len, observation)

@@ -4,6 +4,12 @@ A ``gymnasium.vector.VectorEnv`` with both Gymnasium 1.x autoreset modes. Sub-en
 seeded with ``seed + i`` behaves exactly like a plain ``SeqGANEnv`` seeded with ``seed + i``.
 With ``tensors=True`` observations, rewards and flags come back as torch tensors on the env's
 device and actions may be a tensor (no host copies: what the trainer uses on a GPU).
+
+On a GPU in tensor mode a step never waits for the device: with ``SAME_STEP`` autoreset,
+``info["final_obs"]`` and ``info["final_info"]`` are then present at every step (masked by
+``info["_final_obs"]``, like every ``_key`` mask a bool tensor on the device), and an
+out-of-range action or a non-finite score is raised by the next ``reset()`` call (or
+``check()``) instead of by the step itself (see ``textgan.env.episodes``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from textgan.env.data import resolve_env_data
 from textgan.env.episodes import EpisodeControls
 from textgan.env.seqgan_env import build_episodes
 from textgan.env.spaces import make_observation, observation_space
+from textgan.models.sampling import host_to_device
 
 INFO_KEYS = ("length", "d_score", "q_value", "rollouts")
 
@@ -66,6 +73,8 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
             ``info["final_obs"]`` and ``info["final_info"]``, masked by ``info["_final_obs"]``).
             A string may name either (``"SameStep"`` or ``"same_step"``).
         tensors: return torch tensors on ``device`` instead of NumPy arrays.
+        sync_free: step without reading the device (see the module docstring); None: on a GPU
+            (True on the CPU runs the GPU's code path, for tests).
         The other arguments are those of ``SeqGANEnv`` (``corpus`` or ``real_tokens`` included;
         the data are loaded once for all B sub-environments).
 
@@ -100,6 +109,8 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         corpus: str | None = None,
         real_tokens=None,
         tokenizer: Tokenizer | None = None,
+        random_stream: str = "auto",
+        sync_free: bool | None = None,
     ):
         autoreset_mode = parse_autoreset_mode(autoreset_mode)
         if num_envs < 1:
@@ -108,8 +119,13 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            num_envs, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model
+            num_envs, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream
         )
+        if sync_free is not None:  # None: on a GPU; True on the CPU tests the GPU's code path
+            self.episodes.sync_free = bool(sync_free)
+        # tensors on a GPU: nothing in step() reads the device (checks wait for reset() or check())
+        self._sync_free = tensors and self.episodes.sync_free
+        self.episodes.defer_checks = self._sync_free
         self.observation_mode = observation
         self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation)
         self.single_action_space = gym.spaces.Discrete(data.vocab_size)
@@ -127,6 +143,10 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
     def device(self) -> torch.device:
         return self.episodes.device
 
+    def check(self) -> None:
+        """Raise a bad action or non-finite score recorded since the last check (GPU tensor mode)."""
+        self.episodes.check()
+
     # -- conversions --------------------------------------------------------------------------
 
     def _out(self, tensor: torch.Tensor):
@@ -143,9 +163,12 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
             "length": self._out(lengths), "d_score": self._out(scores), "q_value": self._out(q_values),
             "rollouts": self._out(rollouts),
         }  # fmt: skip
-        present = np.ones(self.num_envs, dtype=bool) if mask is None else mask.cpu().numpy()
+        if mask is None:
+            present = np.ones(self.num_envs, dtype=bool)
+        else:
+            present = mask.clone() if self._sync_free else mask.cpu().numpy()
         for key in INFO_KEYS:
-            info[f"_{key}"] = present.copy()
+            info[f"_{key}"] = present.clone() if torch.is_tensor(present) else present.copy()
         return info
 
     # -- the API ---------------------------------------------------------------------------------
@@ -156,20 +179,25 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         With a mask, the other rows keep their episodes; the observation and info are those of
         all rows, as Gymnasium's ``SyncVectorEnv`` returns them.
         """
-        rows = self._all
+        self.episodes.check()  # what a GPU step recorded instead of raising (one wait per reset call)
+        rows, host_rows = self._all, None
         if options and options.get("reset_mask") is not None:
             rows = torch.as_tensor(np.asarray(options["reset_mask"]) if not torch.is_tensor(options["reset_mask"]) else options["reset_mask"])
             if rows.shape != (self.num_envs,) or rows.dtype != torch.bool:
                 raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {rows.dtype} {tuple(rows.shape)}")
-            rows = rows.to(self.device)
+            host_rows = rows.cpu()
+            rows = host_to_device(host_rows, self.device)
         if seed is not None:
             seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} environments")
             super().reset(seed=int(seeds[0]))  # the base class seeds one np_random from an int
-            for row, row_seed in enumerate(seeds):
-                if bool(rows[row]) and row_seed is not None:
-                    self.episodes.seed(row, row_seed)
+            if host_rows is None and not isinstance(seed, (list, tuple)):
+                self.episodes.seed_consecutive(seed)  # on the device at once
+            else:
+                for row, row_seed in enumerate(seeds):
+                    if (host_rows is None or bool(host_rows[row])) and row_seed is not None:
+                        self.episodes.seed(row, row_seed)
         self.episodes.reset(rows)
         self._needs_reset &= ~rows
         zeros = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
@@ -196,14 +224,14 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         else:
             # as Gymnasium's SyncVectorEnv: an ended row shows its new episode's observation and
             # info; the last ones are under final_obs / final_info (D's score is there)
-            ended = bool(terminated.any())
+            ended = True if self._sync_free else bool(terminated.any())
             final_info = self._info(self.episodes.lengths.clone(), scores, q_values, rollouts, mask=terminated)
             final_obs = self._observation() if ended else None
             self.episodes.reset(terminated)
             zeros = torch.zeros_like(scores)
             info = self._info(self.episodes.lengths.clone(), zeros, torch.where(terminated, zeros, q_values), rollouts)
             if ended:
-                mask = terminated.cpu().numpy()
+                mask = terminated.clone() if self._sync_free else terminated.cpu().numpy()
                 info.update(final_obs=final_obs, _final_obs=mask, final_info=final_info, _final_info=mask)
             observation = self._observation()
         return observation, self._out(rewards), self._out(terminated), self._out(truncated), info

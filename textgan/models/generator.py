@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textgan.models.sampling import sample_from_logits
+from textgan.models.sampling import host_to_device, sample_from_logits
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -151,7 +151,8 @@ class Generator(nn.Module):
         previous = torch.full((n,), self.config.bos_id, dtype=torch.long, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
         state = self.initial_state(n, device)
-        uniforms = torch.rand(n, max_len, generator=generator).to(device)  # CPU stream: same samples on any device
+        # a CPU stream, so the same samples on any device; one copy per call, queued without a host wait
+        uniforms = host_to_device(torch.rand(n, max_len, generator=generator), device)
         for position in range(max_len):
             state = self.cell(previous, state)
             token = self.sample_next(state[0], uniforms[:, position], temperature)
@@ -167,15 +168,20 @@ class Generator(nn.Module):
         """The state after reading each row's prefix ``tokens[b, :lengths[b]]``.
 
         Returns the next-token logits ``(N, V)`` and the LSTM state at that point; used to
-        (re)build the environment's cached rollout states.
+        (re)build the environment's cached rollout states. On a GPU it reads every position up to
+        ``T`` rather than ask the device for the longest prefix (same results, no host wait).
         """
         n = tokens.shape[0]
         bos = torch.full((n,), self.config.bos_id, dtype=torch.long, device=tokens.device)
         logits, state = self.step(bos, self.initial_state(n, tokens.device))
         out_logits, out_h, out_c = logits.clone(), state[0].clone(), state[1].clone()
-        longest = int(lengths.max()) if n else 0
+        if tokens.device.type == "cpu":
+            longest = int(lengths.max()) if n else 0
+        else:
+            longest = tokens.shape[1]
         for length in range(1, longest + 1):
             logits, state = self.step(tokens[:, length - 1], state)
-            reached = lengths == length
-            out_logits[reached], out_h[reached], out_c[reached] = logits[reached], state[0][reached], state[1][reached]
+            reached = (lengths == length).unsqueeze(1)
+            out_logits = torch.where(reached, logits, out_logits)
+            out_h, out_c = torch.where(reached, state[0], out_h), torch.where(reached, state[1], out_c)
         return out_logits, (out_h, out_c)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from textgan.models.sampling import host_to_device
 from textgan.rewards.base import TrainableRewardModel
 
 EVAL_ROWS = 2048
@@ -41,11 +42,11 @@ def fit_reward_model(
     if real.ndim != 2 or fake.ndim != 2 or not len(real) or not len(fake):
         raise ValueError(f"real and fake must be non-empty (N, T) tensors, got {tuple(real.shape)} and {tuple(fake.shape)}")
     tokens = torch.cat([real, fake])
-    is_real = torch.cat([torch.ones(len(real), dtype=torch.bool), torch.zeros(len(fake), dtype=torch.bool)]).to(tokens.device)
+    is_real = torch.cat([torch.ones(len(real), dtype=torch.bool, device=tokens.device), torch.zeros(len(fake), dtype=torch.bool, device=tokens.device)])
     stats: dict[str, list[torch.Tensor]] = {}
     for _ in range(epochs):
         stats = {}
-        order = torch.randperm(len(tokens), generator=rng).to(tokens.device)
+        order = host_to_device(torch.randperm(len(tokens), generator=rng), tokens.device)
         for batch in order.split(batch_size):
             for name, value in model.train_step(tokens[batch], is_real[batch]).items():
                 stats.setdefault(name, []).append(value.detach())
