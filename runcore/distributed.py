@@ -111,12 +111,11 @@ def world_any(flag: bool) -> bool:
 
 
 def average_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """``metrics`` with each float (and each 0-d float tensor) averaged over the ranks, in one
-    collective; other values (phase names, step counts) as they are. Every rank must pass the
-    same names."""
+    """``metrics`` with each float averaged over the ranks, in one collective; other values
+    (phase names, step counts) as they are. Every rank must pass the same names."""
     if world_size() == 1:
         return dict(metrics)
-    names = sorted(k for k, v in metrics.items() if isinstance(v, float) or (isinstance(v, torch.Tensor) and v.ndim == 0 and v.is_floating_point()))
+    names = sorted(k for k, v in metrics.items() if isinstance(v, float))
     if not names:
         return dict(metrics)
     values = world_sum(torch.tensor([float(metrics[k]) for k in names], dtype=torch.float64)) / world_size()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import torch
 
+from runcore.distributed import world_size
+
 __all__ = ["GraphedStep"]
 
 Step = Callable[..., dict[str, torch.Tensor]]
@@ -50,7 +52,9 @@ class GraphedStep:
         self._seen.clear()
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not self.enabled or self._failed or inputs[0].device.type != "cuda":
+        # under torchrun each parameter's gradient is all-reduced by a hook (runcore.distributed),
+        # a collective that a graph would replay without the other ranks: eager there
+        if not self.enabled or self._failed or inputs[0].device.type != "cuda" or world_size() > 1:
             return self._eager(*inputs)
         key = tuple((tuple(t.shape), t.dtype) for t in inputs)
         if key in self._graphs:

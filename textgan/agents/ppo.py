@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from runcore.distributed import world_mean
 from runcore.optim import adam
 from runcore.ranges import at_least, between, check_ranges, positive
 from textgan.agents.rollout import Rollout, collect_rollout, replay, rewards_to_go
@@ -195,7 +196,7 @@ class PPOAgent:
                     stats["entropy"].append(float(entropy_mean))
                     stats["approx_kl"].append(float(((ratio - 1) - log_ratio).mean()))  # the k3 estimator
                     stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip_coef).float().mean()))
-            if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
+            if cfg.target_kl is not None and world_mean(stats["approx_kl"][-1]) > cfg.target_kl:  # every rank stops together
                 break
         return {**{name: sum(v) / len(v) for name, v in stats.items()}, **rollout.episode_metrics(), **extra}
 

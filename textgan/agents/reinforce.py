@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
+from runcore.distributed import global_mean
 from runcore.optim import adam
 from runcore.ranges import at_least, between, check_ranges, positive
-from textgan.agents.rollout import collect_rollout, rewards_to_go
+from textgan.agents.rollout import Rollout, collect_rollout, rewards_to_go
 from textgan.agents.stabilisers import BASELINES, KLPenalty, subtract_baseline
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models.generator import Generator
@@ -102,8 +103,13 @@ class ReinforceAgent:
         return {"optimizer": self.optimizer, **({"kl": self.kl} if self.kl is not None else {})}
 
     def update(self, envs: SeqGANVectorEnv) -> dict[str, float]:
+        """Collect one rollout of every sub-environment and learn from it."""
+        rollout = collect_rollout(envs, self.policy, self.generator, self.config.num_steps, grad=True, needs_q_values=self.uses_q_values)
+        return self.learn(rollout)
+
+    def learn(self, rollout: Rollout) -> dict[str, float]:
+        """One clipped policy-gradient step on ``rollout`` (collected with ``grad=True``)."""
         cfg = self.config
-        rollout = collect_rollout(envs, self.policy, self.generator, cfg.num_steps, grad=True, needs_q_values=self.uses_q_values)
         if cfg.values == "mc":
             values = rollout.q_values
         else:
@@ -115,8 +121,8 @@ class ReinforceAgent:
             extra["kl_coef"] = float(self.kl.coef)
         values = subtract_baseline(values, rollout.valid, cfg.baseline)
         valid = rollout.valid.to(values.dtype)
-        episodes = rollout.ends.sum().clamp_min(1)
-        loss = -(rollout.log_probs * values.detach() * valid).sum() / episodes
+        # per episode of the whole batch (under torchrun, of every rank's episodes)
+        loss = global_mean(-(rollout.log_probs * values.detach() * valid).sum(), rollout.ends.sum())
         self.optimizer.zero_grad()
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)

@@ -19,6 +19,7 @@ import copy
 import torch
 from torch import nn
 
+from runcore.distributed import world_sum
 from textgan.agents.rollout import Rollout, replay
 from textgan.models.generator import Generator
 
@@ -68,9 +69,10 @@ class KLPenalty(nn.Module):
             self.ready.fill_(True)
         reference_log_probs, _, _ = replay(self.reference.eval(), rollout.inputs, rollout.starts, rollout.actions)
         kl = (rollout.log_probs.detach() - reference_log_probs) * rollout.valid
-        mean_kl = float(kl.sum() / rollout.valid.sum().clamp_min(1))
+        decisions = world_sum(rollout.valid.sum())  # under torchrun, every rank's: beta stays the same on all
+        mean_kl = float(world_sum(kl.sum()) / decisions.clamp_min(1))
         costs = self.coef * kl
         if self.target is not None:
             error = min(max(mean_kl / self.target - 1.0, -0.2), 0.2)
-            self.coef.mul_(1.0 + error * int(rollout.valid.sum()) / self.horizon)
+            self.coef.mul_(1.0 + error * int(decisions) / self.horizon)
         return costs, mean_kl

@@ -6,13 +6,16 @@ import argparse
 import time
 from pathlib import Path
 
-from runcore import EXIT_INTERRUPTED, check_resume_flags, Interrupted, RunDir, console, graceful_stop, plot_curves, resolve_device
+import torch
+
+from runcore import EXIT_INTERRUPTED, check_resume_flags, Interrupted, RunDir, console, ddp_info, graceful_stop, plot_curves, resolve_device
+from runcore.device import leave_process_group
 from runcore.errors import UserError
 from runcore.printable import printable
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import open_run, write_run
-from textgan.gans.base import build_trainer, check_settings
+from textgan.gans.base import build_trainer, check_data_parallel, check_settings
 
 # settings that may change when a run continues (--rounds may grow); the rest define the run
 RESUMABLE = {"device", "checkpoint_every", "rounds", "d_precision"}
@@ -47,7 +50,10 @@ def _merge(preset: dict, given: dict) -> dict:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    """Train (or resume) a run; under ``torchrun`` data-parallel, rank 0 writing the run."""
+    rank, _, world_size = ddp_info()
     out = console()
+    out.quiet = rank != 0  # under torchrun rank 0 reports
     given = _given(args)
     start = time.perf_counter()
     if args.resume:
@@ -55,38 +61,59 @@ def train_command(args: argparse.Namespace) -> int:
         also = [*nested, *(["--preset"] if args.preset else []), *(["--out"] if args.out else [])]
         check_resume_flags(given, RESUMABLE, "rounds", 0, also)  # before the run is read: nothing to open in vain
         opened = open_run(args.resume)
-        opened.run.lock()
+        if rank == 0:
+            opened.run.lock()
         config = opened.config
         check_resume_flags(given, RESUMABLE, "rounds", config.rounds)
         for name, value in given.items():
             setattr(config, name, value)
         config.validate()
-        device = resolve_device(config.device)
-        trainer = build_trainer(config, opened.run, opened.tokenizer, opened.train, opened.test, device, args.quiet)
-        trainer.load()
-        opened.run.write_config(config.to_dict())  # only once the checkpoint loaded: a failed resume changes nothing
+        check_data_parallel(config, world_size)
+        device = _join_world(resolve_device(config.device), world_size)
+        run = opened.run if rank == 0 else None
+        trainer = build_trainer(config, run, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size)
+        trainer.load(source=opened.run)
+        if run is not None:
+            run.write_config(config.to_dict())  # only once the checkpoint loaded: a failed resume changes nothing
         out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
     else:
         preset = args.preset or "default"
         config = SeqGANConfig(**{**_merge(preset_values(preset), given), "preset": preset})
         config.validate()
         check_settings(config)
+        check_data_parallel(config, world_size)
         device = resolve_device(config.device)
         path = RunDir.check_new(Path(args.out) if args.out else RunDir.default_path("runs", Path(config.corpus).stem))
-        data = prepare_data(config, quiet=args.quiet)
-        _report(out, config, data)
-        config.max_len = data.max_len
-        with RunDir.creating(path) as run:
-            write_run(run, config, data)
-            trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet)
-            trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
-        out.print(f"training {config.gan} with {config.agent} on {device}; run directory {run.path}")
+        device = _join_world(device, world_size)
+        made = None
+        if rank == 0:
+            try:
+                data = prepare_data(config, quiet=args.quiet)
+                _report(out, config, data)
+                config.max_len = data.max_len
+                with RunDir.creating(path) as run:
+                    write_run(run, config, data)
+                    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet, world_size=world_size)
+                    trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
+                made = run.path
+            finally:  # the other ranks read what rank 0 prepared, once it is there (or stop)
+                _share_run_path(made, world_size)
+            out.print(f"training {config.gan} with {config.agent} on {device}; run directory {run.path}")
+        else:
+            made = _share_run_path(None, world_size)
+            if made is None:
+                raise UserError("rank 0 could not set the run up", "see rank 0's error above")
+            opened = open_run(made)
+            trainer = build_trainer(opened.config, None, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size)
     try:
         with graceful_stop():
             trainer.train()
     except Interrupted as stop:
         out.print(f"interrupted {stop.where}; continue with: textgan train --resume {stop.run}", markup=False, highlight=False)
-        return EXIT_INTERRUPTED
+        return _leave_world(EXIT_INTERRUPTED, world_size)
+    if trainer.run is None:  # DDP ranks other than 0: rank 0 reports
+        del trainer
+        return _leave_world(0, world_size)
     records = trainer.run.read_log()
     plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "final_reward"], trainer.run.plots / "training.png", title=config.gan)
     out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
@@ -96,7 +123,38 @@ def train_command(args: argparse.Namespace) -> int:
         f"\nrun directory: {trainer.run.path}\n  checkpoints: {trainer.run.checkpoints}\n  metrics: {trainer.run.metrics_path}"
         f"\n  samples: {trainer.run.samples}\n  curves: {plot}\nmore samples: textgan sample {trainer.run.path} -n 20"
     )
-    return 0
+    del trainer
+    return _leave_world(0, world_size)
+
+
+def _join_world(device: torch.device, world_size: int) -> torch.device:
+    """Under ``torchrun``: join the process group (NCCL between GPUs, gloo on CPUs) and return
+    this rank's device; otherwise ``device`` as it is."""
+    if world_size > 1:
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def _share_run_path(path: Path | None, world_size: int) -> Path | None:
+    """Rank 0's new run directory (None: it failed), on every rank (the default path is timed)."""
+    if world_size == 1:
+        return path
+    import torch.distributed as dist
+
+    shared = [None if path is None else str(path)]
+    dist.broadcast_object_list(shared)
+    return None if shared[0] is None else Path(shared[0])
+
+
+def _leave_world(code: int, world_size: int) -> int:
+    """Tear the process group down before exit (see ``leave_process_group``); ``code`` back."""
+    if world_size > 1:
+        leave_process_group()
+    return code
 
 
 def _report(out, config: SeqGANConfig, data) -> None:

@@ -26,7 +26,7 @@ from runcore.ranges import SettingError, check_ranges
 from textgan.models import Discriminator, DiscriminatorConfig, Generator
 from textgan.rewards.base import RewardModel
 from textgan.seqgan.config import SeqGANConfig
-from textgan.seqgan.trainer import SeqGANTrainer, build_generator
+from textgan.seqgan.trainer import SeqGANTrainer, build_generator, rank_batch_size
 
 
 @dataclass
@@ -56,6 +56,9 @@ class GAN:
     settings: type | None = None
     agent_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     """per agent name, settings that differ from the agent's own defaults"""
+    data_parallel: bool = True
+    """whether it trains under ``torchrun`` (its reward model's steps are the same backward
+    passes on every rank, whatever a rank's rows hold)"""
 
 
 def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
@@ -123,6 +126,17 @@ def check_settings(config: SeqGANConfig) -> None:
     gan_settings(config, gan)
 
 
+def check_data_parallel(config: SeqGANConfig, world_size: int) -> None:
+    """Raise UserError where the run cannot train over ``world_size`` processes (``torchrun``)."""
+    from textgan.gans import GANS
+
+    if world_size == 1:
+        return
+    if not GANS[config.gan].data_parallel:
+        raise UserError(f"--gan {config.gan} does not train under torchrun yet", "run it in one process (textgan train, without torchrun)")
+    rank_batch_size(config.batch_size, world_size)
+
+
 def build_agent(config: SeqGANConfig, generator: Generator) -> Agent:
     from textgan.gans import GANS
 
@@ -144,21 +158,27 @@ def build_reward_model(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens:
 
 def build_trainer(
     config: SeqGANConfig,
-    run: RunDir,
+    run: RunDir | None,
     tokenizer: Tokenizer,
     train_tokens: torch.Tensor,
     test_tokens: torch.Tensor,
     device: torch.device,
     quiet: bool = False,
     evaluate: Callable[[Generator], dict[str, float]] | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> SeqGANTrainer:
-    """The trainer a run's settings describe: its generator, agent and reward model built here."""
+    """The trainer a run's settings describe: its generator, agent and reward model built here.
+
+    Under ``torchrun`` (``world_size > 1``, the process group initialised) every rank builds the
+    same models from the run's seed, and ``run`` is None on ranks other than 0."""
     check_settings(config)
+    check_data_parallel(config, world_size)
     torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
     generator = build_generator(config, tokenizer).to(device)
     reward_model = build_reward_model(config, tokenizer, train_tokens, device)
     agent = build_agent(config, generator)
     return SeqGANTrainer(
         config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
-        quiet=quiet, evaluate=evaluate,
+        quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size,
     )  # fmt: skip

@@ -53,4 +53,5 @@ RANKGAN = GAN(
     "RankGAN: a CNN ranker scores log R, a sentence's rank among real ones by cosine; Monte Carlo rollouts (Lin et al. 2017)",
     rankgan_reward,
     settings=RankGANSettings,
+    data_parallel=False,  # a minibatch of one kind takes no step: the ranks' backward passes would differ
 )

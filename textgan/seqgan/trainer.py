@@ -51,6 +51,19 @@ def build_generator(config: SeqGANConfig, tokenizer: Tokenizer) -> Generator:
     )
 
 
+def rank_batch_size(batch_size: int, world_size: int) -> int:
+    """Each rank's share of the global batch under ``torchrun``.
+
+    Raises:
+        UserError: the batch does not split evenly over the processes.
+    """
+    if batch_size % world_size:
+        raise UserError(
+            f"--batch-size {batch_size} does not split over {world_size} processes", f"pass a multiple of {world_size}, or another --nproc-per-node"
+        )
+    return batch_size // world_size
+
+
 @torch.no_grad()
 def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512) -> float:
     """Mean negative log-likelihood per token (EOS included, padding excluded)."""
@@ -109,11 +122,7 @@ class SeqGANTrainer:
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
         self.evaluate = evaluate
         self.rank, self.world_size = rank, world_size
-        if config.batch_size % world_size:
-            raise UserError(
-                f"--batch-size {config.batch_size} is not divisible by the {world_size} processes", "pass a batch size that is a multiple of --nproc-per-node"
-            )
-        self.local_batch = config.batch_size // world_size
+        self.local_batch = rank_batch_size(config.batch_size, world_size)
         self.rng = torch.Generator().manual_seed(config.seed)  # shared: the same draws on every rank
         # this rank's own draws (negatives, D orders); with one process the run's one stream
         self.rank_rng = self.rng if world_size == 1 else torch.Generator()
@@ -232,23 +241,27 @@ class SeqGANTrainer:
             order = torch.randperm(len(self.train_tokens), generator=self.rng).to(self.device)
             order = order[: len(order) - len(order) % self.world_size]  # every batch splits evenly over the ranks
             losses = []
-            self.generator.train()
             for batch_index in order.split(cfg.batch_size):
-                # this rank's part of the batch; the mean NLL per token over the whole batch
-                nll, mask = self.generator.token_nll(self.train_tokens[batch_index.tensor_split(self.world_size)[self.rank]])
-                loss = global_mean(nll.sum(), mask.sum())
-                self.mle_optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.grad_clip)
-                self.mle_optimizer.step()
-                losses.append(float(loss.detach()))
+                losses.append(self.mle_step(self.train_tokens[batch_index.tensor_split(self.world_size)[self.rank]]))
             nll_test = mean_nll(self.generator, self.test_tokens)
-            mle_loss = sum(losses) / len(losses)
+            mle_loss = float(torch.stack(losses).mean())  # read once per epoch: no host wait per step
             self.position["done"] = epoch + 1
             self._log({"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test, "seconds": time.perf_counter() - start})
             self.progress.update(task, advance=1, status=_status({"mle_loss": mle_loss, "nll_test": nll_test}, ("mle_loss", "nll_test")))
             self._step_done((epoch + 1) % cfg.checkpoint_every == 0)
         self._advance("mle", "after-mle")
+
+    def mle_step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """One clipped MLE step on this rank's rows ``tokens`` of a batch; the loss is the mean NLL
+        per token over the whole batch (every rank's rows), as this rank's share of it."""
+        self.generator.train()
+        nll, mask = self.generator.token_nll(tokens)
+        loss = global_mean(nll.sum(), mask.sum())
+        self.mle_optimizer.zero_grad()
+        loss.backward()  # under torchrun the gradients are averaged here, before the clip
+        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.grad_clip)
+        self.mle_optimizer.step()
+        return loss.detach()
 
     def _d_step(self) -> dict[str, float]:
         """Fresh negatives, then ``d_epochs`` passes of the reward model over real + generated."""
@@ -280,8 +293,7 @@ class SeqGANTrainer:
         schedule = AdversarialSchedule(rounds=cfg.rounds, g_steps=cfg.g_steps, d_steps=cfg.d_steps)
         task = self.progress.add_task("adversarial", total=cfg.rounds, completed=self.position["done"], status="")
 
-        def g_step(round_index: int) -> dict[str, float]:
-            self._seed_rank_streams(round_index)
+        def g_step(_round: int) -> dict[str, float]:
             return self.agent.update(self.envs)
 
         def d_step(_round: int) -> dict[str, float]:
@@ -299,7 +311,9 @@ class SeqGANTrainer:
             if (round_index + 1) % cfg.checkpoint_every == 0:
                 self.save(f"round-{round_index + 1:04d}")
             self._step_done(False)
+            self._seed_rank_streams(round_index + 1)
 
+        self._seed_rank_streams(self.position["done"])
         run_adversarial(schedule, g_step, d_step, on_round_end, start_round=self.position["done"])
         self._advance("adversarial", "final")
 
