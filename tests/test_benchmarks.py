@@ -1,0 +1,111 @@
+"""benchmarks/seqgan_units.py runs (--quick, shape only); its FLOP counts match hand counts and the code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import torch
+from gymnasium.vector import AutoresetMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from textgan.agents import ReinforceAgent
+from textgan.env.vector_env import SeqGANVectorEnv
+from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("benchmark_flops", REPO / "benchmarks" / "flops.py")
+flops = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(flops)
+
+UNITS = {"g_update", "sample_10k", "mle_epoch", "d_epoch", "d_eval", "schedule"}
+
+
+def test_quick_run_writes_every_unit(tmp_path):
+    out = tmp_path / "units.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "seqgan_units.py"), "--quick", "--device", "cpu", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert set(record["units"]) == UNITS
+    for name, unit in record["units"].items():
+        assert unit["seconds"] > 0 and unit["flops"] > 0 and unit["gflops"] > 0, name
+        assert unit["pct_fp32_peak"] > 0, name
+        assert "anchor_seconds" not in unit  # no --anchor, no anchor column
+    assert record["peak_gflops"]["fp32"] > 0 and record["peak_gflops"]["bf16"] > 0
+    assert record["anchor"] is None and record["quick"] and record["threads"] == 1
+    assert record["device"] == "cpu" and record["torch"] == torch.__version__ and record["cpu"]
+    assert "schedule" in result.stdout
+
+
+def test_discriminator_hand_count():
+    # one width-2 filter with 4 maps over 3 channels at 5 - 2 + 1 = 4 positions: 4*3*2*4 = 96;
+    # highway 2 * 4*4 = 32; output 4; the width-9 filter cannot fit T=5 and is left out
+    config = DiscriminatorConfig(vocab_size=7, max_len=5, embed_dim=3, filter_sizes=(2, 9), num_filters=(4, 8))
+    assert flops.discriminator_macs(config) == 96 + 32 + 4
+    assert flops.d_eval_flops(config, 10) == 2 * 10 * 132
+    assert flops.d_epoch_flops(config, 10) == 3 * 2 * 10 * 132
+    # the paper's D: convolutions 64 * 118,600 (sum of n*w*(21-w)), highway 2 * 1720², output 1720
+    paper = DiscriminatorConfig(vocab_size=5000, max_len=20, filter_sizes=PAPER_FILTER_SIZES, num_filters=PAPER_NUM_FILTERS)
+    assert flops.discriminator_macs(paper) == 64 * 118_600 + 2 * 1720**2 + 1720 == 13_508_920
+
+
+def test_generator_hand_count():
+    g = GeneratorConfig(vocab_size=10, embed_dim=3, hidden_dim=2)
+    assert flops.lstm_cell_macs(g) == 4 * 2 * (3 + 2) == 40
+    assert flops.projection_macs(g) == 20
+    assert flops.sample_flops(g, n=5, max_len=4) == 2 * 5 * 4 * 60
+    assert flops.mle_epoch_flops(g, n=5, max_len=4) == 3 * 2 * 5 * 4 * 60
+
+
+def test_g_update_hand_count():
+    # B=1, T=3, K=2; cell 40, projection 20, D 132 MACs
+    g = GeneratorConfig(vocab_size=10, embed_dim=3, hidden_dim=2)
+    d = DiscriminatorConfig(vocab_size=10, max_len=3, embed_dim=3, filter_sizes=(2,), num_filters=(4,))
+    d_macs = 4 * 3 * 2 * 2 + 2 * 16 + 4  # = 84
+    policy = 3 * 3 * 60 - 4 * 2 * 2  # 3 steps trained, less the gradient into the zero initial state
+    env = 2 * 40 + 2 * 40  # rollout policy reads tokens 1 and 2, and BOS at the reset and the autoreset
+    search = 2 * ((2 * 20 + 1 * 40) + (1 * 20))  # after token 1: 2 samples, 1 cell; after token 2: 1 sample
+    scored = 2 * 2 + 1  # K completions after tokens 1 and 2, and the finished sequence
+    assert flops.g_update_flops(g, d, batch=1, max_len=3, rollouts=2) == 2 * (policy + env + search + scored * d_macs)
+
+
+def test_counts_match_what_the_code_runs():
+    """torch's FLOP counter on the real units agrees (D's own cost counted, whatever its kernels)."""
+    torch.manual_seed(0)
+    g = GeneratorConfig(vocab_size=11, embed_dim=4, hidden_dim=6, bos_id=0, eos_id=None)
+    d = DiscriminatorConfig(vocab_size=11, max_len=5, embed_dim=3, filter_sizes=(1, 2), num_filters=(4, 5))
+    generator, discriminator = Generator(g), Discriminator(d)
+    envs = SeqGANVectorEnv(
+        num_envs=3, vocab_size=11, max_len=5, rollouts=2, bos_id=0, eos_id=None,
+        autoreset_mode=AutoresetMode.SAME_STEP, tensors=True,
+    )  # fmt: skip
+    envs.set_discriminator(discriminator)
+    envs.sync_rollout_policy(generator, 0.0)
+    agent = ReinforceAgent(generator)
+
+    def counted(fn) -> int:
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        return counter.get_total_flops()
+
+    rng = torch.Generator().manual_seed(0)
+    assert counted(lambda: generator.sample(7, 5, generator=rng)) == flops.sample_flops(g, 7, 5)
+    d_forward = counted(lambda: discriminator.prob_real(torch.zeros(1, 5, dtype=torch.long)))
+    scored = 3 * 2 * 4 + 3
+    expected = flops.g_update_flops(g, d, batch=3, max_len=5, rollouts=2) - scored * 2 * flops.discriminator_macs(d)
+    assert counted(lambda: agent.update(envs)) - scored * d_forward == expected
+
+
+def test_paper_schedule():
+    units = dict.fromkeys(("mle_epoch", "sample_10k", "d_epoch", "d_eval", "g_update"), 1.0)
+    assert flops.paper_schedule(units) == 120 + 50 * 5 + 200 * (1 + 5 * 5)
+    assert flops.paper_schedule(units, d_eval=False) == 120 + 50 * 4 + 200 * (1 + 5 * 4)
