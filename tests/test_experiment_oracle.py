@@ -196,3 +196,24 @@ def test_a_stopped_experiment_goes_on_to_the_uninterrupted_numbers(tmp_path, mon
     assert resumed["rows"] == straight["rows"] and resumed["matched"] == straight["matched"]
     summaries = [json.loads((tmp_path / name / "seed-0" / "summary.json").read_text()) for name in ("straight", "stopped")]
     assert summaries[0]["curves"] == summaries[1]["curves"] and summaries[0]["sweep"] == summaries[1]["sweep"]
+
+
+def test_parallel_seeds_equal_sequential(tmp_path):
+    """--parallel: seeds as separate processes (one thread each) give the sequential run's numbers, and
+    the parent's aggregation afterwards reuses every seed."""
+    from textgan.commands.parallel_seeds import run_seeds_in_parallel
+
+    oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
+    experiment = tiny_experiment(gans=("seqgan", "constant"))
+    cpu = torch.device("cpu")
+    sequential = run_oracle_experiment(experiment, tmp_path / "seq", cpu, quiet=True, oracle=oracle)
+    assert run_seeds_in_parallel(experiment, tmp_path / "par", cpu, 2, oracle=oracle) == 0
+    for seed in experiment.seeds:
+        assert (tmp_path / "par" / f"seed-{seed}" / "summary.json").is_file()
+    parallel = run_oracle_experiment(experiment, tmp_path / "par", cpu, quiet=True, oracle=oracle)
+    for key in ("rows", "sweep", "seeds", "oracle_nll"):
+        assert parallel.get(key) == sequential.get(key), key
+    for seed in experiment.seeds:
+        a, b = (json.loads((tmp_path / d / f"seed-{seed}" / "summary.json").read_text()) for d in ("seq", "par"))
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b, seed

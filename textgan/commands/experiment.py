@@ -186,6 +186,12 @@ def add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     oracle.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES))
     oracle.add_argument("--device", default="auto")
     oracle.add_argument("--quiet", action="store_true", help="no progress bars")
+    oracle.add_argument("--parallel", type=int, default=1, metavar="N",
+                        help="run up to N seeds side by side as separate processes (one torch thread each on the CPU); "
+                             "the results equal a sequential run's")
+    oracle.add_argument("--sweep-seed", type=int, default=None, help=argparse.SUPPRESS)  # set by --parallel in its children
+    oracle.add_argument("--from-folder", type=int, default=None, metavar="SEQ_LEN", help=argparse.SUPPRESS)  # settings from --out
+    oracle.add_argument("--no-aggregate", action="store_true", help=argparse.SUPPRESS)  # a --parallel child: seeds only
     oracle.set_defaults(run_command=oracle_command)
 
 
@@ -204,10 +210,32 @@ def oracle_command(args: argparse.Namespace) -> int:
     if any(not t > 0 for t in experiment.temperatures):
         raise UserError("--temperatures must all be positive", "e.g. --temperatures 0.8 1.0 1.2")
     experiment.seqgan_config(experiment.seeds[0]).validate()
+    if args.parallel < 1:
+        raise UserError("--parallel must be at least 1", "e.g. --parallel 3 for three seeds side by side")
     out = Path(args.out) if args.out else RunDir.default_path("runs", "oracle")
+    device = resolve_device(args.device)
+    given = None
+    if args.from_folder is not None:  # a --parallel child: the parent's experiment (and oracle), for these seeds
+        from textgan.commands.parallel_seeds import experiment_from_folder
+
+        experiment, given = experiment_from_folder(out, experiment.seeds, seq_len=args.from_folder)
+    if args.no_aggregate:
+        from textgan.commands.parallel_seeds import watch_parent
+
+        watch_parent()
+        if device.type != "cuda":
+            torch.set_num_threads(1)
     try:
         with graceful_stop():
-            run_oracle_experiment(experiment, out, resolve_device(args.device), quiet=args.quiet)
+            if args.parallel > 1:
+                from textgan.commands.parallel_seeds import run_seeds_in_parallel
+
+                code = run_seeds_in_parallel(experiment, out, device, args.parallel)
+                if code:
+                    return code
+            run_oracle_experiment(
+                experiment, out, device, quiet=args.quiet, oracle=given, sweep_seed=args.sweep_seed, aggregate=not args.no_aggregate
+            )
     except Interrupted as stop:
         console().print(f"interrupted {stop.where} in {stop.run}; continue with the same command and --out {out}", markup=False, highlight=False)
         return EXIT_INTERRUPTED
@@ -215,13 +243,18 @@ def oracle_command(args: argparse.Namespace) -> int:
 
 
 def run_oracle_experiment(
-    experiment: OracleExperiment, out: Path, device: torch.device, quiet: bool = False, oracle: Oracle | None = None
-) -> dict:
+    experiment: OracleExperiment, out: Path, device: torch.device, quiet: bool = False, oracle: Oracle | None = None,
+    sweep_seed: int | None = None, aggregate: bool = True,
+) -> dict | None:
     """Run (or finish) the experiment in ``out``; returns what ``results.json`` holds.
 
     ``oracle``, when given, replaces the one ``experiment`` names (e.g. a small one for tests);
-    it is saved to ``out/oracle.npz`` as a random oracle is.
+    it is saved to ``out/oracle.npz`` as a random oracle is. ``sweep_seed`` (default: the first
+    seed) is the seed whose temperature sweep is measured; ``aggregate=False`` only prepares ``out``
+    and runs the seeds (what a ``--parallel`` child does), returning None.
     """
+    if sweep_seed is None and experiment.seeds:
+        sweep_seed = experiment.seeds[0]
     show = console()
     unknown = [g for g in experiment.gans if g not in GANS]
     if unknown or not experiment.gans:
@@ -230,8 +263,10 @@ def run_oracle_experiment(
     if oracle is None:
         oracle = Oracle.load(experiment.oracle) if from_file else Oracle.random(seed=experiment.oracle_seed)
     _claim_folder(out, experiment)
-    if not from_file:
+    if not from_file and not (out / "oracle.npz").is_file():  # (a --parallel child finds its parent's)
         oracle.save(out / "oracle.npz")  # so that the data can be made again without textgan
+    if not experiment.seeds:
+        return None
     oracle = oracle.to(device)
     summaries = []
     for seed in experiment.seeds:
@@ -241,12 +276,18 @@ def run_oracle_experiment(
             summaries.append(json.loads(path.read_text(encoding="utf-8")))
             continue
         start = time.perf_counter()
-        summary = run_seed(experiment, oracle, seed, out / f"seed-{seed}", device, quiet, sweep=seed == experiment.seeds[0])
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        summary = run_seed(experiment, oracle, seed, out / f"seed-{seed}", device, quiet, sweep=seed == sweep_seed)
         summary["seconds"] = time.perf_counter() - start
+        if device.type == "cuda":  # this process's peak, over the seed's pre-training, runs and scoring
+            summary["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         write_json_atomic(path, summary)
         summaries.append(summary)
         show.print(f"seed {seed} done in {summary['seconds']:.0f} s: " + ", ".join(
             f"{label(v)} {summary['final'][v]['nll_oracle']:.3f}" for v in ("mle", *experiment.gans)))
+    if not aggregate:
+        return None
     oracle_nll = oracle.nll(oracle.sample(experiment.eval_samples, generator=torch.Generator().manual_seed(FINAL_SEED)))
     results = _aggregate(experiment, summaries, oracle_nll)
     write_json_atomic(out / "results.json", results)
@@ -548,6 +589,7 @@ def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: 
         "experiment": experiment.settings(),
         "seeds": [s["seed"] for s in summaries],
         "seconds": {str(s["seed"]): s.get("seconds") for s in summaries},
+        "peak_gpu_memory_bytes": {str(s["seed"]): s.get("peak_gpu_memory_bytes") for s in summaries},
         "schedule": {k: getattr(config, k) for k in ("mle_epochs", "d_pretrain_steps", "d_epochs", "num_negatives", "rounds", "d_steps", "rollouts", "batch_size")},
         "oracle_samples_nll": oracle_nll,
         "rows": rows,
