@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 import torch
 from gymnasium.vector import AutoresetMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -109,3 +110,24 @@ def test_paper_schedule():
     units = dict.fromkeys(("mle_epoch", "sample_10k", "d_epoch", "d_eval", "g_update"), 1.0)
     assert flops.paper_schedule(units) == 120 + 50 * 5 + 200 * (1 + 5 * 5)
     assert flops.paper_schedule(units, d_eval=False) == 120 + 50 * 4 + 200 * (1 + 5 * 4)
+
+
+ORACLE_NPZ = REPO.parent / "shared" / "data" / "oracle" / "seqgan_oracle_lstm.npz"
+
+
+@pytest.mark.skipif(not ORACLE_NPZ.is_file(), reason="needs ../shared/data/oracle")
+def test_gpu_script_stops_at_its_deadline_and_says_how_far_it_got(tmp_path):
+    """benchmarks/gpu_seqgan.sh on the CPU with a deadline too short for the experiment: the part
+    cut short is recorded (timeout's 124), the next is skipped, and summary.json says how far each
+    sub-run that had started got."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OUT": str(tmp_path / "out"), "RUNS": str(tmp_path / "runs"),
+           "DEVICE": "cpu", "SMOKE": "1", "UNITS_S": "0", "DEADLINE": "30", "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_seqgan.sh")], capture_output=True, text=True,
+                            timeout=120, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["exit"] == {"units_fp32": "not run", "units_bf16": "not run", "one_seed": "124", "three_seeds": "skipped"}
+    seed = summary["seeds"]["seed-0"]
+    assert seed["finished"] is False and summary["results"] is None
+    assert set(seed["last_logged"]) <= {"pretrain", "mle", "seqgan", "constant"}
+    assert all(v is None or v["phase"] == "mle" for v in seed["last_logged"].values())  # no further in 15 s

@@ -180,6 +180,8 @@ def add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     oracle.add_argument("--mle-epochs", type=int, default=None)
     oracle.add_argument("--rounds", type=int, default=None)
     oracle.add_argument("--d-pretrain-steps", type=int, default=None)
+    oracle.add_argument("--d-precision", choices=("fp32", "bf16"), default=None,
+                        help="the discriminator's compute precision (default fp32; bf16: autocast, fp32 weights and loss)")
     oracle.add_argument("--eval-samples", type=int, default=10_000, help="samples per final NLL-oracle")
     oracle.add_argument("--curve-samples", type=int, default=2_000, help="samples per point of the NLL-oracle curve")
     oracle.add_argument("--sweep-samples", type=int, default=2_000, help="samples per temperature of the sweep")
@@ -197,7 +199,7 @@ def add_experiment_parser(commands: argparse._SubParsersAction) -> None:
 
 def oracle_command(args: argparse.Namespace) -> int:
     overrides = {
-        name: getattr(args, name) for name in ("mle_epochs", "rounds", "d_pretrain_steps") if getattr(args, name) is not None
+        name: getattr(args, name) for name in ("mle_epochs", "rounds", "d_pretrain_steps", "d_precision") if getattr(args, name) is not None
     }
     experiment = OracleExperiment(
         oracle=args.oracle, oracle_seed=args.oracle_seed, seeds=tuple(dict.fromkeys(args.seeds)), preset=args.preset,
