@@ -161,6 +161,17 @@ def test_unknown_gan_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("flag", [["--parallel", "0"], ["--d-precision", "fp8"]])
+def test_bad_speed_flags_are_one_line_and_write_nothing(tmp_path, capsys, flag):
+    from textgan.cli import main
+
+    out = tmp_path / "out"
+    assert main(["experiment", "oracle", *flag, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag[0] in err
+    assert not out.exists()
+
+
 def test_a_stopped_experiment_goes_on_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
     """Stopped (Ctrl-C) inside pre-training, inside a GAN's rounds and inside continued MLE, then
     run again each time: every run continues from its last checkpoint, and the numbers are
