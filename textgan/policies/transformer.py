@@ -185,11 +185,21 @@ class TransformerPolicy(Generator):
         next-token logits ``(N, V)`` and the state (rows with ``lengths == T`` get the state
         before their last token: finished rows, never used).
         """
-        n, width = tokens.shape
-        features, keys, values = self.hidden_states(self.shifted_inputs(tokens))
-        pad = self.config.max_len - width
-        keys, values = F.pad(keys, (0, 0, 0, pad)), F.pad(values, (0, 0, 0, pad))
-        last = lengths.clamp_max(width - 1)
-        features = features[torch.arange(n, device=tokens.device), last]
-        state = TransformerState(features, keys, values, (last + 1).clamp_max(self.config.max_len))
-        return self.output(features), state
+        state = cache_after_prefixes(*self.hidden_states(self.shifted_inputs(tokens)), lengths, self.config.max_len)
+        return self.output(state.features), state
+
+
+def cache_after_prefixes(
+    features: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, lengths: torch.Tensor, capacity: int
+) -> TransformerState:
+    """The state after each row's prefix, from one causal pass over the rows' ``T`` inputs.
+
+    ``features (N, T, dim)`` and ``keys``/``values (N, layers, heads, T, head_dim)`` of the pass;
+    the cache is padded to ``capacity`` positions, and a row's features are those at its prefix's
+    end (``lengths == T``, a finished row: at ``T - 1``).
+    """
+    width = features.shape[1]
+    keys, values = (F.pad(x, (0, 0, 0, capacity - width)) for x in (keys, values))
+    last = lengths.clamp_max(width - 1)
+    features = features[torch.arange(len(features), device=features.device), last]
+    return TransformerState(features, keys, values, (last + 1).clamp_max(capacity))
