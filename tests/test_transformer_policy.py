@@ -379,3 +379,26 @@ def test_mc_rewards_with_the_hf_adapter_equal_a_naive_loop():
         assert_close(float(info["q_value"][row]), expected)
     rollout = collect_rollout(envs, policy, torch.Generator().manual_seed(0))  # an agent acts with it too
     assert rollout.hidden.shape == (4, 2, 16)
+
+
+def test_train_and_sample_with_policy_gpt2(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    corpus = grammar_corpus(tmp_path / "corpus.txt", n=48)
+    args = [*TINY[:4], "gpt2", *TINY[5:], "--mle-epochs", "1", "--rounds", "1"]
+    assert main(["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), *args]) == 0
+    saved = _tensors(tmp_path / "run" / "checkpoints" / "final.safetensors")
+    assert any("model.transformer.h.0.attn" in key for key in saved)
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "run"), "-n", "2", "--seed", "0"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_policy_gpt2_without_transformers_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else find_spec(name, *a))
+    corpus = grammar_corpus(tmp_path / "corpus.txt", n=48)
+    code = main(["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--policy", "gpt2", "--quiet"])
+    assert_one_line_error(code, capsys, "--policy gpt2", "pip install 'textgan[hf]'")
+    assert not (tmp_path / "run").exists()

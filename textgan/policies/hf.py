@@ -85,6 +85,8 @@ class HFCausalLMPolicy(Generator):
         return self.output.in_features
 
     def _read(self, inputs: torch.Tensor, **kwargs):
+        # a whole sequence is read under the causal mask alone: padding comes after what is kept
+        kwargs.setdefault("attention_mask", torch.ones_like(inputs))
         out = self.body(input_ids=inputs, use_cache=True, **kwargs)
         cache = getattr(out, "cache", None) or out.past_key_values
         keys = torch.stack([layer.keys for layer in cache.layers], 1)

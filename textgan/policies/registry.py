@@ -8,6 +8,7 @@ Examples:
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,8 +35,10 @@ class PolicySizes:
 class PolicyKind:
     description: str
     build: Callable[[PolicySizes], Generator]
-    problem: Callable[[PolicySizes], str | None] = lambda sizes: None
-    """what makes the sizes unusable, in words (None: nothing)"""
+    state_floats: Callable[[PolicySizes], int]
+    """floats of state per row (what each env row and rollout holds; for the memory estimate)"""
+    problem: Callable[[PolicySizes], tuple[str, str] | None] = lambda sizes: None
+    """what makes the sizes unusable and its fix, in words (None: nothing)"""
 
 
 def _lstm(s: PolicySizes) -> Generator:
@@ -49,13 +52,37 @@ def _transformer(s: PolicySizes) -> TransformerPolicy:
     return TransformerPolicy(config)
 
 
-def _heads_problem(s: PolicySizes) -> str | None:
-    return f"--g-hidden-dim {s.hidden_dim} is not a multiple of --g-heads {s.heads}" if s.hidden_dim % s.heads else None
+def _gpt2(s: PolicySizes) -> Generator:
+    from textgan.policies.hf import HFCausalLMPolicy, HFPolicyConfig
+
+    no_dropout = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+    settings = {"n_embd": s.hidden_dim, "n_layer": s.layers, "n_head": s.heads, **no_dropout}
+    return HFCausalLMPolicy(HFPolicyConfig(s.vocab_size, s.max_len, "gpt2", settings, s.bos_id, s.eos_id, s.pad_id))
+
+
+def _heads_problem(s: PolicySizes) -> tuple[str, str] | None:
+    if s.hidden_dim % s.heads:
+        return f"--g-hidden-dim {s.hidden_dim} is not a multiple of --g-heads {s.heads}", "change one of them"
+    return None
+
+
+def _gpt2_problem(s: PolicySizes) -> tuple[str, str] | None:
+    if importlib.util.find_spec("transformers") is None:
+        return "--policy gpt2 needs the transformers package", "install it with pip install 'textgan[hf]'"
+    return _heads_problem(s)
+
+
+def _cache_floats(s: PolicySizes) -> int:
+    return s.hidden_dim * (1 + 2 * s.layers * s.max_len)  # features, and keys and values of every position and layer
 
 
 POLICIES: dict[str, PolicyKind] = {
-    "lstm": PolicyKind("the paper's LSTM (--g-embed-dim, --g-hidden-dim)", _lstm),
+    "lstm": PolicyKind("the paper's LSTM (--g-embed-dim, --g-hidden-dim)", _lstm, lambda s: 2 * s.hidden_dim),
     "transformer": PolicyKind(
-        "a causal Transformer: --g-hidden-dim wide, --g-layers blocks of --g-heads heads", _transformer, _heads_problem
+        "a causal Transformer: --g-hidden-dim wide, --g-layers blocks of --g-heads heads", _transformer, _cache_floats, _heads_problem
     ),
+    "gpt2": PolicyKind(
+        "Hugging Face GPT-2 built from a config, randomly initialised (the transformers extra), sized like the transformer",
+        _gpt2, _cache_floats, _gpt2_problem,
+    ),  # fmt: skip
 }

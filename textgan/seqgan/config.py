@@ -38,7 +38,8 @@ class SeqGANConfig:
     """what to do with lines longer than max_len: drop or cut"""
     # models
     policy: str = "lstm"
-    """the generator: lstm (the paper's) or transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)"""
+    """the generator: lstm (the paper's), transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)
+    or gpt2 (Hugging Face's, built from a config at the transformer's sizes; needs the transformers extra)"""
     g_embed_dim: int = 32
     """the LSTM's token embedding size"""
     g_hidden_dim: int = 32
@@ -129,7 +130,7 @@ class SeqGANConfig:
                 )
         problem = POLICIES[self.policy].problem(self.policy_sizes(MIN_VOCAB_SIZE, 1))
         if problem:
-            raise UserError(problem, "change one of them")
+            raise UserError(*problem)
         self.check_sizes(self.vocab_size or MIN_VOCAB_SIZE, self.max_len, sequences=0)  # prepare_data: with the data's
 
     def policy_sizes(self, vocab_size: int, max_len: int, bos_id: int = 1, eos_id: int | None = 2, pad_id: int = 0) -> PolicySizes:
