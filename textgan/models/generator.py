@@ -162,6 +162,8 @@ class Generator(nn.Module):
         temperature: float = 1.0,
     ) -> torch.Tensor:
         """Sample ``n`` sequences ``(n, max_len)``; after an EOS the rest is PAD."""
+        if self.max_positions is not None and max_len > self.max_positions:
+            raise ValueError(f"this policy reads at most {self.max_positions} positions, not {max_len}")
         device = self.device
         tokens = torch.full((n, max_len), self.config.pad_id, dtype=torch.long, device=device)
         previous = torch.full((n,), self.config.bos_id, dtype=torch.long, device=device)

@@ -70,11 +70,19 @@ class HFCausalLMPolicy(Generator):
         )
         hf_config.max_position_embeddings = config.max_len
         self.model = AutoModelForCausalLM.from_config(hf_config)
-        self.output = self.model.get_output_embeddings()
-        self.body = self.model.base_model
         self.layers, self.heads = hf_config.num_hidden_layers, hf_config.num_attention_heads
         self.head_dim = hf_config.hidden_size // self.heads
-        self._cache_argument = "cache" if "cache" in inspect.signature(self.body.forward).parameters else "past_key_values"
+        self._cache_argument = "cache" if "cache" in inspect.signature(self.model.base_model.forward).parameters else "past_key_values"
+
+    @property
+    def output(self) -> nn.Module:
+        """the model's output layer (a property, not a second name for its weights in checkpoints)"""
+        return self.model.get_output_embeddings()
+
+    @property
+    def body(self) -> nn.Module:
+        """the model without its output layer"""
+        return self.model.base_model
 
     @property
     def max_positions(self) -> int:
