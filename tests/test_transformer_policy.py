@@ -316,7 +316,8 @@ def test_train_with_the_transformer_resumes_to_the_uninterrupted_result_and_samp
 def test_every_gan_and_agent_trains_a_transformer(tmp_path, agent, gan):
     corpus = grammar_corpus(tmp_path / "corpus.txt", n=48)
     quick = ["--mle-epochs", "1", "--d-pretrain-steps", "1", "--rounds", "1", "--eval-samples", "0"]
-    assert main(["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), *TINY, *quick, "--agent", agent, "--gan", gan]) == 0
+    args = ["--corpus", str(corpus), "--out", str(tmp_path / "run"), *TINY, *quick, "--agent", agent, "--gan", gan]
+    assert main(["train", *args]) == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r for r in log if r["phase"] == "adversarial" and np.isfinite(r["nll_test"])]
 
@@ -362,8 +363,8 @@ def test_mc_rewards_with_the_hf_adapter_equal_a_naive_loop():
     from textgan.policies.hf import HFCausalLMPolicy, HFPolicyConfig
 
     torch.manual_seed(0)
-    policy = HFCausalLMPolicy(HFPolicyConfig(vocab_size=5, max_len=4, model_settings={"n_embd": 16, "n_layer": 1, "n_head": 2,
-                                                                                        "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}))  # fmt: skip
+    settings = {"n_embd": 16, "n_layer": 1, "n_head": 2, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+    policy = HFCausalLMPolicy(HFPolicyConfig(vocab_size=5, max_len=4, model_settings=settings))
     with torch.no_grad():
         for parameter in policy.parameters():
             if parameter.dim() > 1:

@@ -211,7 +211,9 @@ class EpisodeBatch:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1], got {rate}")
         if policy.max_positions is not None and policy.max_positions < self.config.max_len:
-            raise ValueError(f"the policy reads at most {policy.max_positions} positions but episodes run to {self.config.max_len}")
+            raise ValueError(
+                f"the policy reads at most {policy.max_positions} positions but episodes run to {self.config.max_len}"
+            )
         if _shapes(policy) != _shapes(self.rollout_policy):  # another kind or size of policy
             if rate != 0.0:
                 raise ValueError("the policy's sizes differ from the rollout policy's; sync with rate=0 to replace it")

@@ -72,7 +72,9 @@ class HFCausalLMPolicy(Generator):
         self.model = AutoModelForCausalLM.from_config(hf_config)
         self.layers, self.heads = hf_config.num_hidden_layers, hf_config.num_attention_heads
         self.head_dim = hf_config.hidden_size // self.heads
-        self._cache_argument = "cache" if "cache" in inspect.signature(self.model.base_model.forward).parameters else "past_key_values"
+        # the past's keyword: `cache` in recent 5.x releases, `past_key_values` before
+        parameters = inspect.signature(self.model.base_model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @property
     def output(self) -> nn.Module:

@@ -113,7 +113,7 @@ class TransformerPolicy(Generator):
         self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.ff_mult) for _ in range(config.layers))
         self.final_norm = nn.LayerNorm(config.dim)
         self.output = nn.Linear(config.dim, config.vocab_size)
-        for name, parameter in self.named_parameters():  # GPT-2's initialisation
+        for name, parameter in self.named_parameters():  # GPT-2-like: weights from N(0, 0.02), biases 0, LayerNorms 1
             if parameter.dim() > 1:
                 nn.init.normal_(parameter, std=0.02)
             elif "norm" not in name:
