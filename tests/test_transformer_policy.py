@@ -21,6 +21,7 @@ from tests.test_env import exact_q, naive_mc_value
 from tests.test_gpu_sync import no_host_reads
 from tests.test_seqgan_training import grammar_corpus
 from textgan.agents import AGENTS, PPOAgent, PPOConfig, ReinforceAgent, ReinforceConfig, collect_rollout
+from textgan.agents.base import policy_inputs
 from textgan.cli import main
 from textgan.env.copy_task import TargetDiscriminator
 from textgan.env.streams import counter_uniforms
@@ -189,8 +190,6 @@ def test_the_sync_free_path_with_a_transformer_reads_nothing_on_the_host():
     envs.sync_rollout_policy(policy, 0.0)
     envs.reset(seed=0)
     envs.step(torch.full((batch,), 4))  # the reward model's first scores are checked in full (one read)
-    from textgan.agents.base import policy_inputs
-
     observation, state, total = {"tokens": envs.episodes.tokens, "length": envs.episodes.lengths.unsqueeze(1)}, None, 0.0
     with no_host_reads():
         for t in range(3 * max_len):
