@@ -116,7 +116,7 @@ def a2c_update(policy, value_head, optimizer, envs, args: Args, rng: torch.Gener
     log_probs, entropies, hidden = replay(policy, rollout.inputs, rollout.starts, rollout.actions)
     values = value_head(hidden).squeeze(-1)
     with torch.no_grad():  # bootstrap the episodes the rollout cut off
-        following = value_head(policy.cell(rollout.next_input, rollout.next_state)[0]).squeeze(1)
+        following = value_head(policy.features(policy.cell(rollout.next_input, rollout.next_state))).squeeze(1)
     returns = torch.zeros_like(rollout.rewards)
     for t in reversed(range(rollout.num_steps)):
         following = rollout.rewards[t] + args.gamma * following * (~rollout.ends[t]).float()

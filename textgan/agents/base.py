@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from textgan.models.generator import Generator, LSTMState
+from textgan.models.generator import Generator
+from textgan.policies.state import State, where_rows
 
 
 @runtime_checkable
@@ -40,12 +41,12 @@ GeneratorAgent = Agent  # the name of earlier versions
 
 
 def policy_inputs(
-    policy: Generator, observation: dict[str, torch.Tensor], state: LSTMState | None
-) -> tuple[torch.Tensor, LSTMState]:
-    """The previous token of each row and its LSTM state, reset where a new episode starts.
+    policy: Generator, observation: dict[str, torch.Tensor], state: State | None
+) -> tuple[torch.Tensor, State]:
+    """The previous token of each row and the policy's state, reset where a new episode starts.
 
     The policy keeps its own recurrent state between steps; an observation of length 0 marks
-    a fresh episode (after an autoreset), whose input is BOS and whose state starts at zero.
+    a fresh episode (after an autoreset), whose input is BOS and whose state is the initial one.
     """
     tokens, lengths = observation["tokens"], observation["length"].squeeze(1)
     rows = torch.arange(len(tokens), device=tokens.device)
@@ -55,5 +56,4 @@ def policy_inputs(
     fresh = policy.initial_state(len(tokens), tokens.device)
     if state is None:
         return previous, fresh
-    starting = (lengths == 0).unsqueeze(1)
-    return previous, (torch.where(starting, fresh[0], state[0]), torch.where(starting, fresh[1], state[1]))
+    return previous, where_rows(lengths == 0, fresh, state)

@@ -108,8 +108,7 @@ class PPOAgent:
     def __init__(self, policy: Generator, config: PPOConfig | None = None, seed: int = 0):
         self.policy = policy
         self.config = config or PPOConfig()
-        device = policy.output.weight.device
-        self.value_head = nn.Linear(policy.config.hidden_dim, 1).to(device)
+        self.value_head = nn.Linear(policy.feature_dim, 1).to(policy.device)
         with torch.no_grad():  # start from V = 0: no opinion before the first return is seen
             self.value_head.weight.mul_(0.01)
             self.value_head.bias.zero_()
@@ -145,7 +144,7 @@ class PPOAgent:
             targets = rollout.q_values if costs is None else rollout.q_values - rewards_to_go(costs, rollout.ends)
             return targets - values, targets
         rewards = rollout.rewards if costs is None else rollout.rewards - costs
-        hidden, _ = self.policy.cell(rollout.next_input, rollout.next_state)
+        hidden = self.policy.features(self.policy.cell(rollout.next_input, rollout.next_state))
         next_value = self.value_head(hidden).squeeze(1)
         return generalized_advantages(rewards, values, rollout.ends, next_value, self.config.gamma, self.config.gae_lambda)
 

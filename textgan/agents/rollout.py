@@ -2,7 +2,7 @@
 
 ``collect_rollout`` runs a recurrent token policy for ``num_steps`` steps in every
 sub-environment from a seeded reset and stores what an update needs as ``(num_steps, B)``
-columns: the LSTM input of each step, where episodes started, the sampled actions and their
+columns: the policy's input of each step, where episodes started, the sampled actions and their
 log-probabilities, the env's rewards, the Monte Carlo action values (``info["q_value"]``, when
 the env runs rollouts), episode ends, and which steps were decisions (in ``NEXT_STEP`` autoreset
 mode the step after an episode's end only resets it). ``replay`` re-runs the policy over stored
@@ -27,7 +27,8 @@ from gymnasium.vector import AutoresetMode
 
 from textgan.agents.base import policy_inputs
 from textgan.env.vector_env import SeqGANVectorEnv, final_scores, step_q_values
-from textgan.models.generator import Generator, LSTMState
+from textgan.models.generator import Generator
+from textgan.policies.state import State, detach_state, where_rows
 from textgan.models.sampling import host_to_device, sample_from_logits
 
 
@@ -38,7 +39,7 @@ class Rollout:
     inputs: torch.Tensor
     """the token the policy read at each step (BOS at an episode's start)"""
     starts: torch.Tensor
-    """True where the step is the first of an episode (the policy's state starts from zeros)"""
+    """True where the step is the first of an episode (the policy's state starts from its initial state)"""
     actions: torch.Tensor
     log_probs: torch.Tensor
     """log pi(action); with ``grad=True`` these carry the policy's graph"""
@@ -52,11 +53,11 @@ class Rollout:
     scores: torch.Tensor
     """the reward model's score of the finished sequence where an episode ended"""
     hidden: torch.Tensor
-    """``(num_steps, B, H)`` the policy's hidden state after reading each step's input"""
+    """``(num_steps, B, H)`` the policy's features after reading each step's input"""
     next_input: torch.Tensor
     """``(B,)`` the input of the step after the last one"""
-    next_state: LSTMState
-    """the policy's state before reading ``next_input`` (reset rows already zeroed)"""
+    next_state: State
+    """the policy's state before reading ``next_input`` (reset rows already at the initial state)"""
 
     @property
     def num_steps(self) -> int:
@@ -116,7 +117,7 @@ def collect_rollout(
             action = sample_from_logits(logits.detach(), uniforms)
             columns["inputs"][t], columns["actions"][t] = previous, action
             log_probs.append(torch.log_softmax(logits, -1).gather(1, action.unsqueeze(1)).squeeze(1))
-            hidden.append(state[0])
+            hidden.append(policy.features(state))
             observation, reward, terminated, truncated, info = envs.step(action)
             done = terminated | truncated
             columns["valid"][t] = ~pending_reset
@@ -125,7 +126,7 @@ def collect_rollout(
             if next_step:
                 pending_reset = done
     with torch.no_grad():
-        next_input, next_state = policy_inputs(policy, observation, tuple(s.detach() for s in state))
+        next_input, next_state = policy_inputs(policy, observation, detach_state(state))
     return Rollout(
         **columns, log_probs=torch.stack(log_probs), hidden=torch.stack(hidden), next_input=next_input, next_state=next_state
     )
@@ -135,16 +136,16 @@ def replay(
     policy: Generator, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Log-probs and entropies of ``actions`` and the hidden states, ``(steps, b[, H])``, under
-    the policy's current weights, its state reset to zeros at each episode start."""
-    state = policy.initial_state(inputs.shape[1], inputs.device)
+    the policy's current weights, its state reset to the initial state at each episode start."""
+    initial = policy.initial_state(inputs.shape[1], inputs.device)
+    state = initial
     log_probs, entropies, hidden = [], [], []
     for t in range(len(inputs)):
-        keep = (~starts[t]).unsqueeze(1).to(state[0].dtype)
-        logits, state = policy.step(inputs[t], (state[0] * keep, state[1] * keep))
+        logits, state = policy.step(inputs[t], where_rows(starts[t], initial, state))
         log_prob_all = torch.log_softmax(logits, dim=-1)
         log_probs.append(log_prob_all.gather(1, actions[t].unsqueeze(1)).squeeze(1))
         entropies.append(-(log_prob_all.exp() * log_prob_all).sum(-1))
-        hidden.append(state[0])
+        hidden.append(policy.features(state))
     return torch.stack(log_probs), torch.stack(entropies), torch.stack(hidden)
 
 

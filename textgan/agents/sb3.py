@@ -1,4 +1,5 @@
-"""Stable-Baselines3 adapters: an SB3 ``VecEnv`` over the batched env, and a token-LSTM extractor.
+"""Stable-Baselines3 adapters: an SB3 ``VecEnv`` over the batched env, and token-LSTM and
+causal-Transformer feature extractors.
 
 ``stable-baselines3`` is an optional extra (``pip install 'textgan[sb3]'``); only this module
 imports it.
@@ -30,6 +31,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from textgan.env.vector_env import INFO_KEYS, SeqGANVectorEnv
+from textgan.policies.transformer import TransformerConfig, TransformerPolicy
 
 
 class SeqGANSB3VecEnv(VecEnv):
@@ -143,17 +145,51 @@ class TokenLSTMExtractor(BaseFeaturesExtractor):
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
 
     def forward(self, observations) -> torch.Tensor:
-        if isinstance(observations, dict):  # SB3 hands Box observations over as floats
-            tokens = observations["tokens"].round().long()
-            lengths = observations["length"].round().long().reshape(-1)
-        else:
-            tokens = observations.round().long()
-            positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
-            lengths = torch.where(tokens != self.pad_id, positions, 0).amax(dim=1)
-        bos = torch.full_like(tokens[:, :1], self.bos_id)
-        outputs, _ = self.lstm(self.embedding(torch.cat([bos, tokens], dim=1)))
+        inputs, lengths = _inputs_and_lengths(observations, self.bos_id, self.pad_id)
+        outputs, _ = self.lstm(self.embedding(inputs))
         # the LSTM is causal: the padding after `length` does not reach the output at `length`
-        return outputs[torch.arange(len(tokens), device=tokens.device), lengths]
+        return outputs[torch.arange(len(inputs), device=inputs.device), lengths]
+
+
+class TokenTransformerExtractor(BaseFeaturesExtractor):
+    """Features of a prefix from textgan's causal Transformer: its features at ``length``.
+
+    Reads observations as :class:`TokenLSTMExtractor` does; the trunk is a
+    :class:`textgan.policies.TransformerPolicy`'s (its output layer is not used: SB3 puts its own
+    action and value heads on the features).
+
+    Args:
+        observation_space: the env's single observation space.
+        dim, layers, heads: the Transformer's sizes (``dim`` is the features' size).
+        bos_id, pad_id: the env's special ids.
+    """
+
+    def __init__(
+        self, observation_space: spaces.Space, dim: int = 64, layers: int = 2, heads: int = 4, bos_id: int = 1, pad_id: int = 0
+    ):
+        super().__init__(observation_space, features_dim=dim)
+        tokens_space = observation_space["tokens"] if isinstance(observation_space, spaces.Dict) else observation_space
+        vocab_size, width = int(tokens_space.high.max()) + 1, tokens_space.shape[0]
+        self.bos_id, self.pad_id = bos_id, pad_id
+        config = TransformerConfig(vocab_size, width + 1, dim=dim, layers=layers, heads=heads, bos_id=bos_id, pad_id=pad_id)
+        self.transformer = TransformerPolicy(config)
+
+    def forward(self, observations) -> torch.Tensor:
+        inputs, lengths = _inputs_and_lengths(observations, self.bos_id, self.pad_id)
+        features, _, _ = self.transformer.hidden_states(inputs)  # causal: the padding after `length` is not seen
+        return features[torch.arange(len(inputs), device=inputs.device), lengths]
+
+
+def _inputs_and_lengths(observations, bos_id: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """BOS and the tokens ``(N, T + 1)``, and each prefix's length ``(N,)``, from SB3's float observations."""
+    if isinstance(observations, dict):  # SB3 hands Box observations over as floats
+        tokens = observations["tokens"].round().long()
+        lengths = observations["length"].round().long().reshape(-1)
+    else:
+        tokens = observations.round().long()
+        positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
+        lengths = torch.where(tokens != pad_id, positions, 0).amax(dim=1)
+    return torch.cat([torch.full_like(tokens[:, :1], bos_id), tokens], dim=1), lengths
 
 
 def token_lstm_policy_kwargs(embed_dim: int = 32, hidden_dim: int = 64, **extractor_kwargs) -> dict[str, Any]:
@@ -161,5 +197,14 @@ def token_lstm_policy_kwargs(embed_dim: int = 32, hidden_dim: int = 64, **extrac
     return {
         "features_extractor_class": TokenLSTMExtractor,
         "features_extractor_kwargs": {"embed_dim": embed_dim, "hidden_dim": hidden_dim, **extractor_kwargs},
+        "net_arch": [],
+    }
+
+
+def token_transformer_policy_kwargs(dim: int = 64, layers: int = 2, heads: int = 4, **extractor_kwargs) -> dict[str, Any]:
+    """``policy_kwargs`` for an SB3 policy that reads prefixes with :class:`TokenTransformerExtractor`."""
+    return {
+        "features_extractor_class": TokenTransformerExtractor,
+        "features_extractor_kwargs": {"dim": dim, "layers": layers, "heads": heads, **extractor_kwargs},
         "net_arch": [],
     }

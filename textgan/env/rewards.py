@@ -1,7 +1,8 @@
 """Monte Carlo rewards: finish each prefix K times with the rollout policy and ask D.
 
-Everything here is batched: all K rollouts of all B prefixes advance together, one LSTM step per
-generated position, from the rollout policy's cached state of each prefix. Prefixes may have
+Everything here is batched: all K rollouts of all B prefixes advance together, one policy step per
+generated position, from the rollout policy's cached state of each prefix (the LSTM's ``(h, c)``,
+the Transformer's key/value cache: only the new positions are computed). Prefixes may have
 different lengths (sub-environments drift apart after episodes of different lengths); each row
 writes at its own position.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from textgan.models.generator import Generator, LSTMState
+from textgan.models.generator import Generator
+from textgan.policies.state import State, repeat_rows
 
 
 @torch.no_grad()
@@ -18,7 +20,7 @@ def complete_prefixes(
     policy: Generator,
     tokens: torch.Tensor,
     lengths: torch.Tensor,
-    state: LSTMState,
+    state: State,
     uniforms: torch.Tensor,
     eos_id: int | None,
     steps: int | None = None,
@@ -29,7 +31,7 @@ def complete_prefixes(
         policy: the rollout policy.
         tokens: ``(B, T)`` prefixes, left-aligned, PAD after ``lengths``; no EOS inside a prefix.
         lengths: ``(B,)`` prefix lengths, each below ``T``.
-        state: the policy's LSTM state after reading each prefix, each ``(B, H)``.
+        state: the policy's state after reading each prefix (rows first, ``textgan.policies.state``).
         uniforms: ``(B, K, J)`` with ``J >= T - min(lengths)``; rollout k of row b uses
             ``uniforms[b, k, j]`` for the token at position ``lengths[b] + j``.
         eos_id: the env's end token (a rollout stops there), None: rollouts run to ``T``.
@@ -42,18 +44,14 @@ def complete_prefixes(
     """
     batch, max_len = tokens.shape
     k = uniforms.shape[1]
-    def repeat(x: torch.Tensor) -> torch.Tensor:  # each row K times in a row (repeat_interleave, as a view)
-        return x.unsqueeze(1).expand(x.shape[0], k, *x.shape[1:]).reshape(x.shape[0] * k, *x.shape[1:])
-
-    completed = repeat(tokens).clone()  # row b*K + k extends prefix b
-    positions = repeat(lengths).clone()
-    h, c = (repeat(s) for s in state)
+    completed, positions = repeat_rows((tokens, lengths), k)  # row b*K + k extends prefix b
+    state = repeat_rows(state, k)
     flat_uniforms = uniforms.reshape(batch * k, -1)
     finished = positions >= max_len
     if steps is None:
         steps = int((max_len - lengths).max()) if batch else 0
     for j in range(steps):
-        token = policy.sample_next(h, flat_uniforms[:, j])
+        token = policy.sample_next(policy.features(state), flat_uniforms[:, j])
         # write where the row is not finished, as masked ops: no host wait for the rows' count
         at = positions.clamp_max(max_len - 1).unsqueeze(1)
         kept = completed.gather(1, at).squeeze(1)
@@ -63,5 +61,5 @@ def complete_prefixes(
         positions = positions + 1
         finished |= positions >= max_len
         if j + 1 < steps:
-            h, c = policy.cell(token, (h, c))
+            state = policy.cell(token, state)
     return completed.view(batch, k, max_len)

@@ -175,7 +175,7 @@ def build_trainer(
     check_settings(config)
     check_data_parallel(config, world_size)
     torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
-    generator = build_generator(config, tokenizer).to(device)
+    generator = build_generator(config, tokenizer, train_tokens.shape[1]).to(device)
     reward_model = build_reward_model(config, tokenizer, train_tokens, device)
     agent = build_agent(config, generator)
     return SeqGANTrainer(

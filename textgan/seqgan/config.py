@@ -15,6 +15,7 @@ from runcore.errors import UserError
 from runcore.settings import settings_from_json
 from runcore.ranges import SEED, Range, at_least, between, check_ranges, positive
 from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, PRECISIONS
+from textgan.policies.registry import POLICIES, PolicySizes
 from textgan.seqgan.memory import check_memory
 
 
@@ -36,8 +37,17 @@ class SeqGANConfig:
     long_lines: str = "drop"
     """what to do with lines longer than max_len: drop or cut"""
     # models
+    policy: str = "lstm"
+    """the generator: lstm (the paper's), transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)
+    or gpt2 (Hugging Face's, built from a config at the transformer's sizes; needs the transformers extra)"""
     g_embed_dim: int = 32
+    """the LSTM's token embedding size"""
     g_hidden_dim: int = 32
+    """the LSTM's hidden size; the Transformer's width"""
+    g_layers: int = 2
+    """Transformer blocks"""
+    g_heads: int = 4
+    """Transformer attention heads (--g-hidden-dim must be a multiple)"""
     d_embed_dim: int = 64
     d_filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES
     d_num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
@@ -111,13 +121,23 @@ class SeqGANConfig:
             "tokenizer": ("char", "word", "spm"),
             "long_lines": ("drop", "cut"),
             "d_precision": PRECISIONS,
+            "policy": tuple(POLICIES),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(
                     f"--{name.replace('_', '-')} {getattr(self, name)!r} is not known", f"choose one of {', '.join(allowed)}"
                 )
+        problem = POLICIES[self.policy].problem(self.policy_sizes(MIN_VOCAB_SIZE, 1))
+        if problem:
+            raise UserError(*problem)
         self.check_sizes(self.vocab_size or MIN_VOCAB_SIZE, self.max_len, sequences=0)  # prepare_data: with the data's
+
+    def policy_sizes(self, vocab_size: int, max_len: int, bos_id: int = 1, eos_id: int | None = 2, pad_id: int = 0) -> PolicySizes:
+        """What ``--policy`` builds the generator from: these settings and the data's sizes."""
+        return PolicySizes(
+            vocab_size, max_len, self.g_embed_dim, self.g_hidden_dim, self.g_layers, self.g_heads, bos_id, eos_id, pad_id
+        )
 
     def check_sizes(self, vocab_size: int, max_len: int | None, sequences: int) -> None:
         """Raise UserError when sequences of ``max_len`` tokens cannot be trained with these
@@ -139,6 +159,8 @@ RANGES: dict[str, Range] = {
     "max_len": at_least(1),
     "g_embed_dim": at_least(1),
     "g_hidden_dim": at_least(1),
+    "g_layers": at_least(1),
+    "g_heads": at_least(1),
     "d_embed_dim": at_least(1),
     "d_filter_sizes": at_least(1, "filter widths are counted in tokens"),
     "d_num_filters": at_least(1),

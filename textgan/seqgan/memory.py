@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runcore.memory import require_memory
+from textgan.policies.registry import POLICIES
 
 if TYPE_CHECKING:
     from textgan.seqgan.config import SeqGANConfig
@@ -61,6 +62,7 @@ def estimate_memory(config: SeqGANConfig, vocab_size: int, max_len: int, sequenc
     d_params = V * DE + sum(n * w * DE for w, n in zip(config.d_filter_sizes, config.d_num_filters)) + 2 * F * F + 3 * F + 1
     d_row = FLOAT * T * (2 * DE + F)  # the embedding, its transpose and the feature maps of one row
     g_row = FLOAT * T * (E + 10 * H + 3 * V)  # embedding, LSTM gates and states, logits and softmax
+    g_state = POLICIES[config.policy].state_floats(config.policy_sizes(V, T))  # per row: (h, c), or a key/value cache
     samples = max(config.eval_samples, SAMPLE_FILE_ROWS)
     resident = [
         (
@@ -78,8 +80,8 @@ def estimate_memory(config: SeqGANConfig, vocab_size: int, max_len: int, sequenc
             "--max-len, --d-num-filters, --d-embed-dim or --num-negatives",
         ),
         (3 * B * d_row, f"a discriminator step on {B} sequences", "--batch-size, --max-len or --d-num-filters"),
-        (B * (K + 1) * (TOKEN * T + FLOAT * (2 * H + 2 * V)), f"{B} x {K + 1} env rows with rollouts", "--batch-size or --rollouts"),
-        (samples * (12 * T + FLOAT * (2 * H + 3 * V)), f"sampling {samples} sequences", "--eval-samples or --max-len"),
+        (B * (K + 1) * (TOKEN * T + FLOAT * (g_state + 2 * V)), f"{B} x {K + 1} env rows with rollouts", "--batch-size or --rollouts"),
+        (samples * (12 * T + FLOAT * (g_state + 3 * V)), f"sampling {samples} sequences", "--eval-samples or --max-len"),
         (min(NLL_CHUNK, max(sequences, 1)) * FLOAT * T * 3 * V, f"NLL-test over {NLL_CHUNK} sequences at once", "--max-len or --vocab-size"),
     ]
     parts = [*resident, max(working)]

@@ -73,6 +73,6 @@ def run_generator(opened: OpenedRun, checkpoint: str | None = None, device="cpu"
     """The run's generator loaded from checkpoint ``checkpoint`` (a name; default final, else latest)."""
     from textgan.seqgan.trainer import build_generator  # the trainer imports this module
 
-    generator = build_generator(opened.config, opened.tokenizer).to(device)
+    generator = build_generator(opened.config, opened.tokenizer, opened.train.shape[1]).to(device)
     path = opened.run.named_checkpoint(checkpoint) if checkpoint else None
     return generator, load_generator(opened, generator, path, device)

@@ -28,7 +28,8 @@ from runcore.errors import UserError
 from runcore.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
 from textgan.env.vector_env import SeqGANVectorEnv
-from textgan.models import Generator, GeneratorConfig
+from textgan.models import Generator
+from textgan.policies.registry import POLICIES
 from runcore.errors import CheckpointError
 from textgan.rewards.base import RewardModel
 from textgan.rewards.training import fit_reward_model
@@ -38,17 +39,13 @@ PHASES = ("mle", "d_pretrain", "adversarial", "done")
 SAMPLES_PER_FILE = 100
 
 
-def build_generator(config: SeqGANConfig, tokenizer: Tokenizer) -> Generator:
-    return Generator(
-        GeneratorConfig(
-            vocab_size=tokenizer.vocab_size,
-            embed_dim=config.g_embed_dim,
-            hidden_dim=config.g_hidden_dim,
-            bos_id=tokenizer.bos_id,
-            eos_id=tokenizer.eos_id,
-            pad_id=tokenizer.pad_id,
-        )
-    )
+def build_generator(config: SeqGANConfig, tokenizer: Tokenizer, max_len: int | None = None) -> Generator:
+    """The ``--policy`` generator for sequences of ``max_len`` tokens (default ``config.max_len``)."""
+    max_len = max_len or config.max_len
+    if max_len is None:
+        raise ValueError("build_generator needs the sequences' max_len")
+    sizes = config.policy_sizes(tokenizer.vocab_size, max_len, tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id)
+    return POLICIES[config.policy].build(sizes)
 
 
 def rank_batch_size(batch_size: int, world_size: int) -> int:
