@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from gymnasium.vector import AutoresetMode
 
-from textgan.agents.base import policy_inputs
+from textgan.agents.base import observation_labels, policy_inputs
 from textgan.env.vector_env import SeqGANVectorEnv, final_scores, step_q_values
 from textgan.models.generator import Generator, LSTMState
 from textgan.models.sampling import host_to_device, sample_from_logits
@@ -57,6 +57,8 @@ class Rollout:
     """``(B,)`` the input of the step after the last one"""
     next_state: LSTMState
     """the policy's state before reading ``next_input`` (reset rows already zeroed)"""
+    labels: torch.Tensor | None = None
+    """``(num_steps, B)`` each step's episode class in a conditional env (None in a plain one)"""
 
     @property
     def num_steps(self) -> int:
@@ -102,7 +104,7 @@ def collect_rollout(
             ("q_values", torch.float), ("ends", torch.bool), ("valid", torch.bool), ("scores", torch.float),
         )
     }  # fmt: skip
-    log_probs, hidden = [], []
+    log_probs, hidden, labels = [], [], []
     observation, _ = envs.reset(seed=int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
     state = None
     pending_reset = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -110,6 +112,7 @@ def collect_rollout(
     with torch.set_grad_enabled(grad):
         for t in range(steps):
             columns["starts"][t] = observation["length"].squeeze(1) == 0
+            labels.append(observation_labels(observation))
             previous, state = policy_inputs(policy, observation, state)
             logits, state = policy.step(previous, state)
             uniforms = host_to_device(torch.rand(batch, generator=generator), device)  # no host wait on a GPU
@@ -127,20 +130,24 @@ def collect_rollout(
     with torch.no_grad():
         next_input, next_state = policy_inputs(policy, observation, tuple(s.detach() for s in state))
     return Rollout(
-        **columns, log_probs=torch.stack(log_probs), hidden=torch.stack(hidden), next_input=next_input, next_state=next_state
+        **columns, log_probs=torch.stack(log_probs), hidden=torch.stack(hidden), next_input=next_input, next_state=next_state,
+        labels=None if labels[0] is None else torch.stack(labels),
     )
 
 
 def replay(
-    policy: Generator, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor
+    policy: Generator, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Log-probs and entropies of ``actions`` and the hidden states, ``(steps, b[, H])``, under
-    the policy's current weights, its state reset to zeros at each episode start."""
-    state = policy.initial_state(inputs.shape[1], inputs.device)
+    the policy's current weights, its state reset at each episode start (to zeros; to the
+    episode's class, ``labels (steps, b)``, in a conditional env)."""
+    state = policy.initial_state(inputs.shape[1], inputs.device, None if labels is None else labels[0])
     log_probs, entropies, hidden = [], [], []
     for t in range(len(inputs)):
-        keep = (~starts[t]).unsqueeze(1).to(state[0].dtype)
-        logits, state = policy.step(inputs[t], (state[0] * keep, state[1] * keep))
+        keep = (~starts[t]).unsqueeze(1)
+        fresh = policy.initial_state(inputs.shape[1], inputs.device, None if labels is None else labels[t])
+        state = (torch.where(keep, state[0], fresh[0]), torch.where(keep, state[1], fresh[1]))
+        logits, state = policy.step(inputs[t], state)
         log_prob_all = torch.log_softmax(logits, dim=-1)
         log_probs.append(log_prob_all.gather(1, actions[t].unsqueeze(1)).squeeze(1))
         entropies.append(-(log_prob_all.exp() * log_prob_all).sum(-1))
