@@ -150,6 +150,9 @@ class EpisodeBatch:
         """record bad actions and non-finite scores on the device; ``check()`` raises them"""
         self.rollout_policy = rollout_policy
         self._pending = torch.zeros(4, dtype=torch.long, device=self.device)  # bad action?, its value, finished?, nan?
+        self.labels = torch.zeros(num_rows, dtype=torch.long, device=self.device) if config.num_classes else None
+        """each row's class in a conditional game (None otherwise)"""
+        self.label_draws = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.set_reward_model(reward_model)
         self.tokens = torch.full((num_rows, config.max_len), config.pad_id, dtype=torch.long, device=self.device)
         self.lengths = torch.zeros(num_rows, dtype=torch.long, device=self.device)
@@ -161,9 +164,6 @@ class EpisodeBatch:
         unseeded = int.from_bytes(os.urandom(8), "little")  # leaves every torch stream alone
         self.seeds = host_to_device(torch.arange(num_rows, dtype=torch.long) + as_int64(unseeded >> 1), self.device)
         self.draws = torch.zeros(num_rows, dtype=torch.long, device=self.device)
-        self.labels = torch.zeros(num_rows, dtype=torch.long, device=self.device) if config.num_classes else None
-        """each row's class in a conditional game (None otherwise)"""
-        self.label_draws = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.generators = [torch.Generator() for _ in range(num_rows)] if random_stream == "generator" else []
         for generator in self.generators:
             generator.seed()

@@ -35,6 +35,8 @@ class SeqGANConfig:
     """longest sequence in tokens; default: the longest training line (at most 64)"""
     long_lines: str = "drop"
     """what to do with lines longer than max_len: drop or cut"""
+    conditional: bool = False
+    """class-conditional generation: every corpus line is label<TAB>text (docs/conditional.md)"""
     # models
     g_embed_dim: int = 32
     g_hidden_dim: int = 32
