@@ -4,7 +4,12 @@ policy that obeys its class, class-aware Monte Carlo rewards, SentiGAN's reward,
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -312,3 +317,15 @@ def test_a_conditional_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_p
     points = ['log:"phase": "mle", "step": 1,', 'log:"phase": "adversarial", "step": 2,']
     kill_and_resume("textgan", ["train", *args, "--out", "killed"], ["train", "--resume", "killed", "--quiet"], points, cwd=tmp_path)
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
+
+
+def test_the_docs_snippets_run(tmp_path):
+    """Every Python snippet of docs/conditional.md, in order, in one folder."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "conditional.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(snippets) == 2
+    for index, snippet in enumerate(snippets):
+        (tmp_path / f"snippet{index}.py").write_text(snippet, encoding="utf-8")
+        result = subprocess.run([sys.executable, f"snippet{index}.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+        assert result.returncode == 0, result.stderr

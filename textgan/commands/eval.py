@@ -275,7 +275,7 @@ def _print_table(result: dict) -> None:
         out.print(f"NLL-test (mean per token, held-out split): {result['nll_test']:.4f}")
     if "classes" in result:
         table = Table(title=f"per class (the classifier's accuracy on the real test split: {result['classifier']['test_accuracy']:.4f})")
-        for heading in ("class", "samples", "references", "classifier accuracy", *(f"BLEU-{n}" for n in result["orders"])):
+        for heading in ("class", "samples", "references", "class accuracy", *(f"BLEU-{n}" for n in result["orders"])):
             table.add_column(heading, justify="right")
         for name, entry in result["classes"].items():
             bleus = [f"{entry['bleu'][str(n)]:.4f}" if entry["bleu"] else "-" for n in result["orders"]]

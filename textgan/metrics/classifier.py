@@ -39,15 +39,21 @@ CACHE_FILE = "classifier.safetensors"
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    """The judge's sizes and training (fixed: every run is judged alike)."""
+    """The judge's sizes and training (fixed: every run is judged alike).
+
+    Width-1 filters with max-over-time pooling detect which words a line holds. On the COCO
+    person/no_person corpus (docs/conditional.md) they generalised to the held-out split better
+    than wider filters (which fit the training split as perfectly but learn its accidents), and
+    train in seconds.
+    """
 
     embed_dim: int = 32
-    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5)
-    num_filters: tuple[int, ...] = (32, 32, 32, 32, 32)
-    dropout: float = 0.25
-    epochs: int = 4
+    filter_sizes: tuple[int, ...] = (1,)
+    num_filters: tuple[int, ...] = (128,)
+    dropout: float = 0.5
+    epochs: int = 6
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     seed: int = 0
 
 
