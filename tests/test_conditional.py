@@ -4,6 +4,7 @@ policy that obeys its class, class-aware Monte Carlo rewards, SentiGAN's reward,
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -24,6 +25,7 @@ from textgan.data import build_tokenizer
 from textgan.data.corpus import corpus_lines
 from textgan.data.labels import LabelledText, read_class_labels, split_labelled
 from textgan.env.seqgan_env import SeqGANEnv
+from textgan.env.streams import counter_uniforms
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import ConditionalGenerator, ConditionalGeneratorConfig, DiscriminatorConfig, sample_from_logits
 from textgan.models.classifier import ClassDiscriminator
@@ -329,3 +331,41 @@ def test_the_docs_snippets_run(tmp_path):
         result = subprocess.run([sys.executable, f"snippet{index}.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
         assert result.returncode == 0, result.stderr
+
+
+@torch.no_grad()
+def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
+    """The GPU path's promise, audited on the CPU: a conditional env with SentiGAN's reward and a
+    conditional policy steps, rolls out and autoresets (drawing classes) without a host read."""
+    from tests.test_gpu_sync import no_host_reads
+
+    vocab, max_len, batch = 9, 5, 6
+    envs = SeqGANVectorEnv(batch, vocab_size=vocab, max_len=max_len, rollouts=3, autoreset_mode="SameStep", tensors=True,
+                           sync_free=True, random_stream="counter", num_classes=2, reward_model=class_reward(vocab, max_len))  # fmt: skip
+    policy = conditional_policy(vocab, seed=1)
+    envs.sync_rollout_policy(policy, 0.0)
+    envs.sync_rollout_policy(policy, 0.8)
+    envs.reset(seed=0)
+    seeds = torch.arange(batch)
+
+    def loop(steps: int) -> torch.Tensor:
+        episodes, total = envs.episodes, torch.zeros(())
+        state = policy.initial_state(batch, labels=episodes.labels)
+        previous = torch.full((batch,), policy.config.bos_id)
+        for t in range(steps):
+            logits, state = policy.step(previous, state)
+            action = sample_from_logits(logits, counter_uniforms(seeds, torch.full((batch,), t), 1, 1).view(batch))
+            _, reward, _, _, info = envs.step(action)
+            total = total + reward.sum() + info["q_value"].sum()
+            fresh = (episodes.lengths == 0).unsqueeze(1)
+            start = policy.initial_state(batch, labels=episodes.labels)
+            state = tuple(torch.where(fresh, s0, s) for s0, s in zip(start, state))
+            previous = torch.where(fresh.squeeze(1), policy.config.bos_id, action)
+        return total
+
+    loop(1)  # the reward model's first scores are checked in full (one read)
+    with no_host_reads():
+        total = loop(3 * max_len)
+        loss = policy.mle_loss(policy.sample(8, max_len, torch.Generator().manual_seed(0), labels=torch.arange(8) % 2), torch.arange(8) % 2)
+    envs.check()
+    assert math.isfinite(float(total)) and math.isfinite(float(loss))
