@@ -26,9 +26,11 @@ from collections.abc import Sequence
 
 import torch
 from rich.table import Table
+from rich.text import Text
 
 from runcore import console, make_progress, resolve_device
 from runcore.errors import UserError
+from runcore.printable import printable
 from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
 from textgan.data import read_text_lines
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
@@ -279,5 +281,5 @@ def _print_table(result: dict) -> None:
             table.add_column(heading, justify="right")
         for name, entry in result["classes"].items():
             bleus = [f"{entry['bleu'][str(n)]:.4f}" if entry["bleu"] else "-" for n in result["orders"]]
-            table.add_row(name, f"{entry['samples']:,}", f"{entry['references']:,}", f"{entry['classifier_accuracy']:.4f}", *bleus)
+            table.add_row(Text(printable(name)), f"{entry['samples']:,}", f"{entry['references']:,}", f"{entry['classifier_accuracy']:.4f}", *bleus)
         out.print(table)

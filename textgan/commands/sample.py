@@ -41,7 +41,7 @@ def sample_command(args: argparse.Namespace) -> int:
         )
         for index, row in enumerate(tokens.cpu()):
             text = printable(opened.tokenizer.decode(row.tolist()))
-            print(text if rows is None or args.label is not None else f"{opened.labels.names[int(rows[index])]}\t{text}")
+            print(text if rows is None or args.label is not None else f"{printable(opened.labels.names[int(rows[index])])}\t{text}")
     return 0
 
 

@@ -165,7 +165,8 @@ def _report(out, config: SeqGANConfig, data) -> None:
     )
     if data.labels is not None:
         counts = torch.bincount(data.labels.train, minlength=data.labels.num_classes).tolist()
-        out.print("classes: " + ", ".join(f"{name} ({count})" for name, count in zip(data.labels.names, counts)), markup=False, highlight=False)
+        shown = ", ".join(f"{printable(name)} ({count})" for name, count in zip(data.labels.names, counts))
+        out.print(f"classes: {shown}", markup=False, highlight=False)
     if tr.n_dropped or tr.n_cut:
         action = f"dropped {tr.n_dropped}" if tr.n_dropped else f"cut {tr.n_cut}"
         out.print(
