@@ -299,7 +299,7 @@ def test_eval_reports_per_class_bleu_and_a_cached_classifier_s_accuracy(conditio
     assert set(first["classes"]) == {"busy", "calm"}
     for entry in first["classes"].values():
         assert entry["samples"] == 40 and entry["references"] > 0 and 0.0 <= entry["classifier_accuracy"] <= 1.0
-        assert set(entry["bleu"]) == {"2", "3", "4", "5"}
+        assert set(entry["bleu"]) == {"2", "3", "4", "5"} and entry["real_test_accuracy"] == 1.0
     assert first["classifier"]["test_accuracy"] == 1.0  # disjoint words: the judge itself is right
     assert first["classifier"]["cached"] is False and (out / "classifier.safetensors").is_file()
     assert main(["eval", str(out), "--json", "-n", "40"]) == 0

@@ -217,6 +217,7 @@ def _score_classes(args: argparse.Namespace, opened: OpenedRun, generator, order
             "samples": num,
             "references": len(references),
             "classifier_accuracy": class_accuracy(classifier, samples, torch.full((num,), class_id)),
+            "real_test_accuracy": class_accuracy(classifier, opened.test[is_class], labels.test[is_class]),
             "bleu": _means(bleu_multi(token_lists(samples, opened), references, orders)) if references else {},
         }
     accuracies = [entry["classifier_accuracy"] for entry in per_class.values()]
