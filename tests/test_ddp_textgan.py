@@ -54,7 +54,11 @@ def make_run(tmp_path):
 def columns(rollout: Rollout, index: slice) -> Rollout:
     """The sub-environments ``index`` of a rollout (their log-probs keep the policy's graph)."""
     by_row = {"next_input": rollout.next_input[index], "next_state": tuple(s[index] for s in rollout.next_state)}
-    by_step = {f.name: getattr(rollout, f.name)[:, index] for f in dataclasses.fields(rollout) if f.name not in by_row}
+    by_step = {
+        f.name: getattr(rollout, f.name)[:, index]
+        for f in dataclasses.fields(rollout)
+        if f.name not in by_row and getattr(rollout, f.name) is not None  # labels: None in a plain env
+    }
     return Rollout(**by_step, **by_row)
 
 

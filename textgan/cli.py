@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--checkpoint", default=None, help="a checkpoint name in RUN_DIR/checkpoints (default: final, else latest)")
     sample.add_argument("--device", default="cpu")
+    sample.add_argument("--label", default=None, help="a conditional run: sample this class (default: every class in turn)")
 
     commands.add_parser("corpora", help="list the built-in corpora")
 

@@ -46,14 +46,21 @@ def policy_inputs(
     """The previous token of each row and the policy's state, reset where a new episode starts.
 
     The policy keeps its own recurrent state between steps; an observation of length 0 marks
-    a fresh episode (after an autoreset), whose input is BOS and whose state is the initial one.
+    a fresh episode (after an autoreset), whose input is BOS and whose state is the initial one
+    (a conditional env's observation carries each row's ``label``: the state starts from it).
     """
     tokens, lengths = observation["tokens"], observation["length"].squeeze(1)
     rows = torch.arange(len(tokens), device=tokens.device)
     previous = torch.where(
         lengths > 0, tokens[rows, (lengths - 1).clamp_min(0)], torch.full_like(lengths, policy.config.bos_id)
     )
-    fresh = policy.initial_state(len(tokens), tokens.device)
+    fresh = policy.initial_state(len(tokens), tokens.device, labels=observation_labels(observation))
     if state is None:
         return previous, fresh
     return previous, where_rows(lengths == 0, fresh, state)
+
+
+def observation_labels(observation: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """Each row's class ``(B,)`` in a conditional env's observation; None in a plain env's."""
+    label = observation.get("label")
+    return None if label is None else label.reshape(-1)

@@ -150,9 +150,9 @@ class PPOAgent:
 
     # -- the update ---------------------------------------------------------------------------
 
-    def evaluate(self, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor):
+    def evaluate(self, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor, labels: torch.Tensor | None = None):
         """Log-probs, entropies and values ``(steps, b)`` of ``actions`` under the current weights."""
-        log_probs, entropies, hidden = replay(self.policy, inputs, starts, actions)
+        log_probs, entropies, hidden = replay(self.policy, inputs, starts, actions, labels)
         return log_probs, entropies, self.value_head(hidden).squeeze(-1)
 
     def update(self, envs: SeqGANVectorEnv) -> dict[str, float]:
@@ -172,7 +172,8 @@ class PPOAgent:
             for columns in order.split(minibatch):
                 valid = rollout.valid[:, columns]
                 new_log_probs, entropy, new_values = self.evaluate(
-                    rollout.inputs[:, columns], rollout.starts[:, columns], rollout.actions[:, columns]
+                    rollout.inputs[:, columns], rollout.starts[:, columns], rollout.actions[:, columns],
+                    None if rollout.labels is None else rollout.labels[:, columns],
                 )
                 log_ratio = (new_log_probs - rollout.log_probs[:, columns])[valid]
                 ratio = log_ratio.exp()

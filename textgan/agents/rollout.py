@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from gymnasium.vector import AutoresetMode
 
-from textgan.agents.base import policy_inputs
+from textgan.agents.base import observation_labels, policy_inputs
 from textgan.env.vector_env import SeqGANVectorEnv, final_scores, step_q_values
 from textgan.models.generator import Generator
 from textgan.policies.state import State, detach_state, where_rows
@@ -58,6 +58,8 @@ class Rollout:
     """``(B,)`` the input of the step after the last one"""
     next_state: State
     """the policy's state before reading ``next_input`` (reset rows already at the initial state)"""
+    labels: torch.Tensor | None = None
+    """``(num_steps, B)`` each step's episode class in a conditional env (None in a plain one)"""
 
     @property
     def num_steps(self) -> int:
@@ -103,7 +105,7 @@ def collect_rollout(
             ("q_values", torch.float), ("ends", torch.bool), ("valid", torch.bool), ("scores", torch.float),
         )
     }  # fmt: skip
-    log_probs, hidden = [], []
+    log_probs, hidden, labels = [], [], []
     observation, _ = envs.reset(seed=int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
     state = None
     pending_reset = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -111,6 +113,7 @@ def collect_rollout(
     with torch.set_grad_enabled(grad):
         for t in range(steps):
             columns["starts"][t] = observation["length"].squeeze(1) == 0
+            labels.append(observation_labels(observation))
             previous, state = policy_inputs(policy, observation, state)
             logits, state = policy.step(previous, state)
             uniforms = host_to_device(torch.rand(batch, generator=generator), device)  # no host wait on a GPU
@@ -128,20 +131,24 @@ def collect_rollout(
     with torch.no_grad():
         next_input, next_state = policy_inputs(policy, observation, detach_state(state))
     return Rollout(
-        **columns, log_probs=torch.stack(log_probs), hidden=torch.stack(hidden), next_input=next_input, next_state=next_state
+        **columns, log_probs=torch.stack(log_probs), hidden=torch.stack(hidden), next_input=next_input, next_state=next_state,
+        labels=None if labels[0] is None else torch.stack(labels),
     )
 
 
 def replay(
-    policy: Generator, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor
+    policy: Generator, inputs: torch.Tensor, starts: torch.Tensor, actions: torch.Tensor, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Log-probs and entropies of ``actions`` and the hidden states, ``(steps, b[, H])``, under
-    the policy's current weights, its state reset to the initial state at each episode start."""
-    initial = policy.initial_state(inputs.shape[1], inputs.device)
-    state = initial
+    the policy's current weights, its state reset to the initial state at each episode start (the
+    episode's class's, ``labels (steps, b)``, in a conditional env)."""
+    n, device = inputs.shape[1], inputs.device
+    initial = policy.initial_state(n, device) if labels is None else None
+    state = initial if labels is None else policy.initial_state(n, device, labels[0])
     log_probs, entropies, hidden = [], [], []
     for t in range(len(inputs)):
-        logits, state = policy.step(inputs[t], where_rows(starts[t], initial, state))
+        fresh = initial if labels is None else policy.initial_state(n, device, labels[t])
+        logits, state = policy.step(inputs[t], where_rows(starts[t], fresh, state))
         log_prob_all = torch.log_softmax(logits, dim=-1)
         log_probs.append(log_prob_all.gather(1, actions[t].unsqueeze(1)).squeeze(1))
         entropies.append(-(log_prob_all.exp() * log_prob_all).sum(-1))

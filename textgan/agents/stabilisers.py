@@ -67,7 +67,7 @@ class KLPenalty(nn.Module):
         if not bool(self.ready):
             self.reference.load_state_dict(policy.state_dict())
             self.ready.fill_(True)
-        reference_log_probs, _, _ = replay(self.reference.eval(), rollout.inputs, rollout.starts, rollout.actions)
+        reference_log_probs, _, _ = replay(self.reference.eval(), rollout.inputs, rollout.starts, rollout.actions, rollout.labels)
         kl = (rollout.log_probs.detach() - reference_log_probs) * rollout.valid
         decisions = world_sum(rollout.valid.sum())  # under torchrun, every rank's: beta stays the same on all
         mean_kl = float(world_sum(kl.sum()) / decisions.clamp_min(1))

@@ -8,6 +8,11 @@ reference file, and with ``--self`` the Self-BLEU of the hypotheses among themse
 held-out split (never its training data): BLEU-n, Self-BLEU-n, distinct-n, and NLL-test; the
 test split's own Self-BLEU and distinct-n sit beside them as the real-data reference.
 
+A conditional run (``--conditional``) also reports, per class, the BLEU of that class's samples
+against that class's test lines and the class accuracy: the share of them that a CNN classifier
+trained on the run's real labelled training lines puts in the class asked for
+(``textgan.metrics.classifier``; cached in the run directory with its hash).
+
 Numbers are means over all hypotheses (no subsampling); ``--json`` prints them for machines,
 otherwise a table for people. Progress goes to stderr, results to stdout.
 """
@@ -21,12 +26,15 @@ from collections.abc import Sequence
 
 import torch
 from rich.table import Table
+from rich.text import Text
 
 from runcore import console, make_progress, resolve_device
 from runcore.errors import UserError
+from runcore.printable import printable
 from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
 from textgan.data import read_text_lines
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
+from textgan.metrics.classifier import cached_classifier, class_accuracy
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 DEFAULT_ORDERS = (2, 3, 4, 5)
@@ -49,7 +57,8 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     files.add_argument("--self", dest="self_bleu", action="store_true", help="also Self-BLEU of the hypotheses")
     files.add_argument("--chars", action="store_true", help="tokens are characters (text without spaces), not words")
     run = parser.add_argument_group("eval RUN_DIR")
-    run.add_argument("-n", "--num-samples", type=int, default=None, help="samples to score (default: as many as test sequences)")
+    run.add_argument("-n", "--num-samples", type=int, default=None,
+                     help="samples to score (default: as many as test sequences; a conditional run: per class, as many as its test lines)")
     run.add_argument("--temperature", type=float, default=1.0)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--checkpoint", default=None, help="a checkpoint name in RUN_DIR/checkpoints (default: final, else latest)")
@@ -146,18 +155,15 @@ def _score_run(args: argparse.Namespace) -> dict:
     num = args.num_samples or len(opened.test)
     references = token_lists(opened.test, opened)
     rng = torch.Generator().manual_seed(args.seed)
+    labels = None if opened.labels is None else torch.arange(num) % opened.labels.num_classes
     with make_progress() as progress:
-        chunks = math.ceil(num / SAMPLE_CHUNK)
-        task = progress.add_task("sampling", total=chunks, status="")
-        rows = []
-        for start in range(0, num, SAMPLE_CHUNK):
-            rows.append(generator.sample(min(SAMPLE_CHUNK, num - start), opened.test.shape[1], rng, args.temperature).cpu())
-            progress.update(task, advance=1)
-        hypotheses = token_lists(torch.cat(rows), opened)
+        generated = _sample(generator, num, opened.test.shape[1], rng, args.temperature, labels, progress)
+        hypotheses = token_lists(generated, opened)
         task = progress.add_task("scoring", total=4, status="")
         steps = {}
+        test_labels = None if opened.labels is None else opened.labels.test
         for name, compute in (
-            ("nll_test", lambda: nll_test(generator, opened.test)),
+            ("nll_test", lambda: nll_test(generator, opened.test, labels=test_labels)),
             ("bleu", lambda: _means(bleu_multi(hypotheses, references, orders))),
             ("self_bleu", lambda: _means(self_bleu_multi(hypotheses, orders))),
             ("test_self_bleu", lambda: _means(self_bleu_multi(references, orders))),
@@ -165,6 +171,7 @@ def _score_run(args: argparse.Namespace) -> dict:
             progress.update(task, status=name)
             steps[name] = compute()
             progress.update(task, advance=1)
+        classes = {} if opened.labels is None else _score_classes(args, opened, generator, orders, rng, progress)
     return {
         "run": str(opened.run.path),
         "checkpoint": path.stem,
@@ -178,6 +185,46 @@ def _score_run(args: argparse.Namespace) -> dict:
         "distinct": {str(n): distinct_n(hypotheses, n) for n in orders},
         "test_self_bleu": steps["test_self_bleu"],
         "test_distinct": {str(n): distinct_n(references, n) for n in orders},
+        **classes,
+    }
+
+
+def _sample(generator, num: int, width: int, rng: torch.Generator, temperature: float, labels, progress) -> torch.Tensor:
+    """``num`` samples ``(num, width)`` in chunks of ``SAMPLE_CHUNK`` (of classes ``labels``)."""
+    task = progress.add_task("sampling", total=math.ceil(num / SAMPLE_CHUNK), status="")
+    rows = []
+    for start in range(0, num, SAMPLE_CHUNK):
+        chunk = None if labels is None else labels[start : start + SAMPLE_CHUNK]
+        rows.append(generator.sample(min(SAMPLE_CHUNK, num - start), width, rng, temperature, labels=chunk).cpu())
+        progress.update(task, advance=1)
+    return torch.cat(rows)
+
+
+def _score_classes(args: argparse.Namespace, opened: OpenedRun, generator, orders, rng: torch.Generator, progress) -> dict:
+    """Per class: samples asked for it, their BLEU against its test lines, and the share that the
+    classifier trained on the real labelled training lines puts in it."""
+    labels = opened.labels
+    task = progress.add_task("training the classifier", total=None, status="")
+    classifier, cache = cached_classifier(opened.run.path, opened.train, labels.train, opened.tokenizer.vocab_size, labels.num_classes)
+    progress.update(task, completed=1, total=1)
+    per_class = {}
+    for class_id, name in enumerate(labels.names):
+        is_class = labels.test == class_id
+        num = args.num_samples or max(1, int(is_class.sum()))
+        samples = _sample(generator, num, opened.test.shape[1], rng, args.temperature, torch.full((num,), class_id), progress)
+        references = token_lists(opened.test[is_class], opened)
+        per_class[name] = {
+            "samples": num,
+            "references": len(references),
+            "classifier_accuracy": class_accuracy(classifier, samples, torch.full((num,), class_id)),
+            "real_test_accuracy": class_accuracy(classifier, opened.test[is_class], labels.test[is_class]),
+            "bleu": _means(bleu_multi(token_lists(samples, opened), references, orders)) if references else {},
+        }
+    accuracies = [entry["classifier_accuracy"] for entry in per_class.values()]
+    return {
+        "classes": per_class,
+        "classifier_accuracy_min": min(accuracies),
+        "classifier": {**cache, "test_accuracy": class_accuracy(classifier, opened.test, labels.test)},
     }
 
 
@@ -229,3 +276,11 @@ def _print_table(result: dict) -> None:
     out.print(table)
     if "nll_test" in result:
         out.print(f"NLL-test (mean per token, held-out split): {result['nll_test']:.4f}")
+    if "classes" in result:
+        table = Table(title=f"per class (the classifier's accuracy on the real test split: {result['classifier']['test_accuracy']:.4f})")
+        for heading in ("class", "samples", "references", "class accuracy", *(f"BLEU-{n}" for n in result["orders"])):
+            table.add_column(heading, justify="right")
+        for name, entry in result["classes"].items():
+            bleus = [f"{entry['bleu'][str(n)]:.4f}" if entry["bleu"] else "-" for n in result["orders"]]
+            table.add_row(Text(printable(name)), f"{entry['samples']:,}", f"{entry['references']:,}", f"{entry['classifier_accuracy']:.4f}", *bleus)
+        out.print(table)

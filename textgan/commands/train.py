@@ -71,7 +71,7 @@ def train_command(args: argparse.Namespace) -> int:
         check_data_parallel(config, world_size)
         device = _join_world(resolve_device(config.device), world_size)
         run = opened.run if rank == 0 else None
-        trainer = build_trainer(config, run, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size)
+        trainer = build_trainer(config, run, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size, labels=opened.labels)
         trainer.load(source=opened.run)
         if run is not None:
             run.write_config(config.to_dict())  # only once the checkpoint loaded: a failed resume changes nothing
@@ -93,7 +93,7 @@ def train_command(args: argparse.Namespace) -> int:
                 config.max_len = data.max_len
                 with RunDir.creating(path) as run:
                     write_run(run, config, data)
-                    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet, world_size=world_size)
+                    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet, world_size=world_size, labels=data.labels)
                     trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
                 made = run.path
             finally:  # the other ranks read what rank 0 prepared, once it is there (or stop)
@@ -104,7 +104,7 @@ def train_command(args: argparse.Namespace) -> int:
             if made is None:
                 raise UserError("rank 0 could not set the run up", "see rank 0's error above")
             opened = open_run(made)
-            trainer = build_trainer(opened.config, None, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size)
+            trainer = build_trainer(opened.config, None, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size, labels=opened.labels)
     try:
         with graceful_stop():
             trainer.train()
@@ -163,6 +163,10 @@ def _report(out, config: SeqGANConfig, data) -> None:
         f"corpus {data.source}: {tr.n_kept} training and {len(data.test)} test sequences, "
         f"{data.tokenizer.vocab_size} {config.tokenizer} tokens, max_len {data.max_len}"
     )
+    if data.labels is not None:
+        counts = torch.bincount(data.labels.train, minlength=data.labels.num_classes).tolist()
+        shown = ", ".join(f"{printable(name)} ({count})" for name, count in zip(data.labels.names, counts))
+        out.print(f"classes: {shown}", markup=False, highlight=False)
     if tr.n_dropped or tr.n_cut:
         action = f"dropped {tr.n_dropped}" if tr.n_dropped else f"cut {tr.n_cut}"
         out.print(

@@ -23,6 +23,14 @@ Rewards come from a reward model (``textgan.rewards``): a sequence-level one is 
 sequence ends, a token-level one at every token. With ``rollouts = K > 0`` every step also
 estimates the action value ``Q_t = E[sum of rewards from step t on | Y_1..Y_t]`` from K
 completions by the rollout policy (SeqGAN's Monte Carlo search; ``Q_T`` is the last reward).
+
+A class-conditional game (``num_classes = k > 0``) gives every episode a class ``label`` in
+``0..k-1``, shown in the observation: the one asked for at reset, else drawn uniformly from the
+row's own counter stream (keyed by its seed and its count of episodes, so a row draws the same
+classes alone or in a batch, on any device). The rollout policy starts each episode from its
+class (``initial_state(labels=...)``), so every Monte Carlo completion keeps its row's class, and
+a class-aware reward model (``conditional = True``) is given each scored row's label:
+``score(tokens (G, N, T), labels (N,))``.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from dataclasses import dataclass
 import torch
 
 from textgan.env.rewards import complete_prefixes
-from textgan.env.streams import as_int64, counter_uniforms
+from textgan.env.streams import as_int64, counter_uniforms, mix64
 from textgan.models.generator import Generator, sequence_mask
 from textgan.models.sampling import host_to_device
 from textgan.policies.state import assign_rows, select_rows, where_rows
@@ -51,6 +59,7 @@ from textgan.rewards.discriminator import DiscriminatorReward
 
 REWARD_MODES = ("direct", "shaped")
 RANDOM_STREAMS = ("auto", "counter", "generator")
+_LABEL_SALT = as_int64(0x6C62272E07BB0142)  # the labels' stream: apart from the rollouts' (same seed)
 _ROW_INDEPENDENT_TYPES = (ProbRealReward, DiscriminatorReward, ConstantReward)
 """exact types (not subclasses: MaliGAN's reward derives from the discriminator's) known to score rows alone"""
 
@@ -83,6 +92,8 @@ class EnvConfig:
     bos_id: int = 1
     eos_id: int | None = 2
     pad_id: int = 0
+    num_classes: int = 0
+    """k > 0: a class-conditional game, each episode asked for one of k classes (its ``label``)"""
 
     def __post_init__(self):
         if self.reward_mode not in REWARD_MODES:
@@ -91,6 +102,8 @@ class EnvConfig:
             raise ValueError(f"max_len must be >= 1 and vocab_size >= 2, got {self.max_len} and {self.vocab_size}")
         if self.rollouts < 0:
             raise ValueError(f"rollouts must be >= 0, got {self.rollouts}")
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.reward_mode == "shaped" and self.rollouts < 1:
             raise ValueError("reward_mode='shaped' needs rollouts >= 1 (its rewards are differences of action values)")
         for name in ("bos_id", "eos_id", "pad_id"):
@@ -138,6 +151,9 @@ class EpisodeBatch:
         """record bad actions and non-finite scores on the device; ``check()`` raises them"""
         self.rollout_policy = rollout_policy
         self._pending = torch.zeros(4, dtype=torch.long, device=self.device)  # bad action?, its value, finished?, nan?
+        self.labels = torch.zeros(num_rows, dtype=torch.long, device=self.device) if config.num_classes else None
+        """each row's class in a conditional game (None otherwise)"""
+        self.label_draws = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.set_reward_model(reward_model)
         self.tokens = torch.full((num_rows, config.max_len), config.pad_id, dtype=torch.long, device=self.device)
         self.lengths = torch.zeros(num_rows, dtype=torch.long, device=self.device)
@@ -160,6 +176,7 @@ class EpisodeBatch:
             self.generators[row].manual_seed(int(seed))
         self.seeds[row] = as_int64(seed)  # a fill on the device: no copy, no wait
         self.draws[row] = 0
+        self.label_draws[row] = 0
 
     def seed_consecutive(self, first: int) -> None:
         """Seed row ``i`` with ``first + i``, every row at once (on the device: no copy)."""
@@ -167,33 +184,66 @@ class EpisodeBatch:
             generator.manual_seed(int(first) + row)
         self.seeds.copy_(torch.arange(self.num_rows, dtype=torch.long, device=self.device) + as_int64(first))
         self.draws.zero_()
+        self.label_draws.zero_()
 
     def _maybe_any(self, rows: torch.Tensor) -> bool:
         """``rows.any()`` where reading it is free (the CPU); True (maybe) when sync-free."""
         return True if self.sync_free else bool(rows.any())
 
-    def reset(self, rows: torch.Tensor) -> None:
-        """Start new episodes in the rows where ``rows`` (bool ``(B,)``) is true."""
+    def reset(self, rows: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """Start new episodes in the rows where ``rows`` (bool ``(B,)``) is true; in a conditional
+        game of the classes ``labels`` (``(B,)``; -1 or None: drawn from the row's stream)."""
         if not self._maybe_any(rows):
             return
         cfg = self.config
         self.tokens.masked_fill_(rows.unsqueeze(1), cfg.pad_id)
         self.lengths.masked_fill_(rows, 0)
         self.finished &= ~rows
+        if self.labels is not None:
+            self._new_labels(rows, labels)
+        elif labels is not None:
+            raise ValueError("labels were given but the env is not conditional (num_classes=0)")
         # the rollout policy's state after reading BOS (an empty prefix), computed for all rows
         policy = self.rollout_policy
         bos = torch.full((self.num_rows,), cfg.bos_id, dtype=torch.long, device=self.device)
-        self.state = where_rows(rows, policy.cell(bos, policy.initial_state(self.num_rows, self.device)), self.state)
+        self.state = where_rows(
+            rows, policy.cell(bos, policy.initial_state(self.num_rows, self.device, labels=self.labels)), self.state
+        )
         if cfg.reward_mode == "shaped":
             # V(s_0): the expected return from the empty prefix
             self.future_value = torch.where(rows, self._rollout_values(rows, from_empty=True), self.future_value)
         else:
             self.future_value = self.future_value.masked_fill(rows, 0.0)
 
+    def _new_labels(self, rows: torch.Tensor, asked: torch.Tensor | None) -> None:
+        """Each resetting row's class: the one ``asked`` (>= 0), else its stream's next draw."""
+        k = self.config.num_classes
+        u = counter_uniforms(mix64(self.seeds ^ _LABEL_SALT), self.label_draws, 1, 1).view(-1)
+        drawn = (u * k).long().clamp_max(k - 1)
+        if asked is not None:
+            asked = torch.as_tensor(asked, dtype=torch.long).to(self.device).reshape(-1)
+            if asked.shape != (self.num_rows,):
+                raise ValueError(f"labels must have shape ({self.num_rows},), got {tuple(asked.shape)}")
+            if not self.defer_checks and bool((rows & (asked >= k)).any()):
+                raise ValueError(f"label {int(asked[rows & (asked >= k)][0])} is outside the env's {k} classes")
+            drawn = torch.where(asked >= 0, asked.clamp_max(k - 1), drawn)
+        self.labels = torch.where(rows, drawn, self.labels)
+        self.label_draws += rows.long()
+
+    def row_labels(self, index: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The classes of the rows ``index`` (None: every row); None in a plain game."""
+        if self.labels is None or index is None:
+            return self.labels
+        return self.labels[index]
+
     def set_reward_model(self, reward_model) -> None:
         """Score with ``reward_model`` (anything ``as_reward_model`` adapts) from the next step on."""
         reward_model = as_reward_model(reward_model, self.config.vocab_size)
         check_reward_model(reward_model, self.config.vocab_size, self.config.max_len)
+        if getattr(reward_model, "conditional", False) and self.labels is None:
+            raise ValueError(
+                f"{reward_model_name(reward_model)} scores text against a class; make the env with num_classes >= 1"
+            )
         self.reward_model = reward_model
         self._values_checked = False  # the first scores of a new model are checked in full
 
@@ -230,23 +280,27 @@ class EpisodeBatch:
 
     def _rebuild_state(self, rows: torch.Tensor) -> None:
         if self.sync_free:  # every row, then keep the listed ones: no index list from the device
-            _, state = self.rollout_policy.prefix_states(self.tokens, self.lengths)
+            _, state = self.rollout_policy.prefix_states(self.tokens, self.lengths, self.row_labels())
             self.state = where_rows(rows, state, self.state)
             return
         if not bool(rows.any()):
             return
-        _, state = self.rollout_policy.prefix_states(self.tokens[rows], self.lengths[rows])
+        _, state = self.rollout_policy.prefix_states(self.tokens[rows], self.lengths[rows], self.row_labels(rows))
         assign_rows(self.state, rows, state)
 
     # -- scoring ----------------------------------------------------------------------------
 
-    def score(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The reward model's scores of ``(G, N, T)`` sequences, checked (values on first use).
+    def score(self, tokens: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The reward model's scores of ``(G, N, T)`` sequences of the rows ``index`` (None: all),
+        checked (values on first use); a class-aware model is also given the rows' labels.
 
         With ``defer_checks``, after a model's first scores (checked in full, one wait) the
         finiteness check is recorded on the device and raised by ``check()``.
         """
-        scores = self.reward_model.score(tokens)
+        if getattr(self.reward_model, "conditional", False):
+            scores = self.reward_model.score(tokens, self.row_labels(index))
+        else:
+            scores = self.reward_model.score(tokens)
         if not self.defer_checks or not self._values_checked:
             scores = checked_scores(self.reward_model, tokens, scores, values=not self._values_checked)
             self._values_checked = True
@@ -343,7 +397,7 @@ class EpisodeBatch:
         elif self.reward_model.dense:
             index = writing.nonzero().squeeze(1)
             if len(index):
-                token_rewards = self.score(self.tokens[index].unsqueeze(0))[0]
+                token_rewards = self.score(self.tokens[index].unsqueeze(0), index)[0]
                 rewards, scores = zeros.clone(), zeros.clone()
                 rewards[index] = token_rewards.gather(1, (self.lengths[index] - 1).unsqueeze(1)).squeeze(1)
                 mask = torch.arange(cfg.max_len, device=self.device) < self.lengths[index].unsqueeze(1)
@@ -352,7 +406,7 @@ class EpisodeBatch:
             ended = terminated.nonzero().squeeze(1)
             if len(ended):
                 scores = zeros.clone()
-                scores[ended] = self.score(self.tokens[ended].unsqueeze(0))[0]
+                scores[ended] = self.score(self.tokens[ended].unsqueeze(0), ended)[0]
                 rewards = scores
         q = zeros
         if cfg.rollouts:
@@ -403,7 +457,7 @@ class EpisodeBatch:
             self.rollout_policy, tokens, lengths, state, uniforms, cfg.eos_id, steps=steps
         )  # (n, K, T): group k holds rollout k of every prefix
         groups = completed.transpose(0, 1)
-        scores = self.score(groups)
+        scores = self.score(groups, index)
         if not self.reward_model.dense:
             values = scores.mean(dim=0)
         else:

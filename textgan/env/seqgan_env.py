@@ -30,6 +30,7 @@ def build_episodes(
     pad_id: int,
     reward_model=None,
     random_stream: str = "auto",
+    num_classes: int = 0,
 ) -> EpisodeBatch:
     config = EnvConfig(
         vocab_size=data.vocab_size,
@@ -39,6 +40,7 @@ def build_episodes(
         bos_id=bos_id,
         eos_id=eos_id,
         pad_id=pad_id,
+        num_classes=num_classes,
     )
     device = torch.device(device)
     if reward_model is None:
@@ -69,6 +71,9 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         random_stream: the rollouts' random numbers: ``counter`` (keyed by seed and draw, made on
             ``device``: no host wait), ``generator`` (a CPU ``torch.Generator`` per row) or ``auto``
             (``counter`` on a GPU, ``generator`` on the CPU); see ``textgan.env.episodes``.
+        num_classes: k > 0 makes the game class-conditional: each episode writes text of one
+            class, ``observation["label"]``, asked for with ``reset(options={"label": L})`` or
+            drawn uniformly from the env's seeded stream (``docs/conditional.md``).
 
     The real sequences and tokenizer are kept as ``real_tokens`` and ``tokenizer`` (None without
     data), for training a discriminator. The rollout policy starts uniform; replace it and the
@@ -106,16 +111,17 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         real_tokens=None,
         tokenizer: Tokenizer | None = None,
         random_stream: str = "auto",
+        num_classes: int = 0,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream
+            1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream, num_classes
         )
         self.observation_mode = observation
-        self.observation_space = observation_space(data.vocab_size, data.max_len, observation)
+        self.observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes)
         self.action_space = gym.spaces.Discrete(data.vocab_size)
         self.render_mode = render_mode
         self._all = torch.ones(1, dtype=torch.bool, device=self.episodes.device)
@@ -123,13 +129,16 @@ class SeqGANEnv(EpisodeControls, gym.Env):
     def _observation(self):
         tokens = self.episodes.tokens[0].cpu().numpy().copy()  # users keep what we return
         length = self.episodes.lengths[:1].cpu().numpy().copy()
-        return make_observation(tokens, length, self.observation_mode)
+        labels = self.episodes.row_labels()
+        label = None if labels is None else labels.cpu().numpy().copy()
+        return make_observation(tokens, length, self.observation_mode, label)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         if seed is not None:
             self.episodes.seed(0, seed)
-        self.episodes.reset(self._all)
+        label = (options or {}).get("label")
+        self.episodes.reset(self._all, None if label is None else torch.tensor([int(label)]))
         return self._observation(), {"length": 0, "d_score": 0.0, "q_value": 0.0, "rollouts": 0}
 
     def step(self, action):

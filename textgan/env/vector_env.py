@@ -111,6 +111,7 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         tokenizer: Tokenizer | None = None,
         random_stream: str = "auto",
         sync_free: bool | None = None,
+        num_classes: int = 0,
     ):
         autoreset_mode = parse_autoreset_mode(autoreset_mode)
         if num_envs < 1:
@@ -119,7 +120,7 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         data = resolve_env_data(corpus, real_tokens, tokenizer, vocab_size, max_len)
         self.real_tokens, self.tokenizer = data.real_tokens, data.tokenizer
         self.episodes = build_episodes(
-            num_envs, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream
+            num_envs, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream, num_classes
         )
         if sync_free is not None:  # None: on a GPU; True on the CPU tests the GPU's code path
             self.episodes.sync_free = bool(sync_free)
@@ -127,7 +128,7 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         self._sync_free = tensors and self.episodes.sync_free
         self.episodes.defer_checks = self._sync_free
         self.observation_mode = observation
-        self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation)
+        self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes)
         self.single_action_space = gym.spaces.Discrete(data.vocab_size)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -153,10 +154,12 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         return tensor.clone() if self.tensors else tensor.cpu().numpy().copy()
 
     def _observation(self, rows: torch.Tensor | None = None):
-        tokens, lengths = self.episodes.tokens, self.episodes.lengths
+        tokens, lengths, labels = self.episodes.tokens, self.episodes.lengths, self.episodes.row_labels()
         if rows is not None:
             tokens, lengths = tokens[rows], lengths[rows]
-        return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode)
+            labels = None if labels is None else labels[rows]
+        label = None if labels is None else self._out(labels.unsqueeze(1))
+        return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode, label)
 
     def _info(self, lengths, scores, q_values, rollouts, mask: torch.Tensor | None = None) -> dict[str, Any]:
         info = {
@@ -177,7 +180,9 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         """Reset every sub-environment, or those where ``options["reset_mask"]`` (bool ``(B,)``) is true.
 
         With a mask, the other rows keep their episodes; the observation and info are those of
-        all rows, as Gymnasium's ``SyncVectorEnv`` returns them.
+        all rows, as Gymnasium's ``SyncVectorEnv`` returns them. A conditional env
+        (``num_classes``) takes each row's class from ``options["labels"]`` (``(B,)``; -1: drawn);
+        the episodes that autoreset later draw theirs.
         """
         self.episodes.check()  # what a GPU step recorded instead of raising (one wait per reset call)
         rows, host_rows = self._all, None
@@ -198,7 +203,10 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
                 for row, row_seed in enumerate(seeds):
                     if (host_rows is None or bool(host_rows[row])) and row_seed is not None:
                         self.episodes.seed(row, row_seed)
-        self.episodes.reset(rows)
+        labels = (options or {}).get("labels")
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
+        self.episodes.reset(rows, labels)
         self._needs_reset &= ~rows
         zeros = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         return self._observation(), self._info(self.episodes.lengths.clone(), zeros.float(), zeros.float(), zeros)

@@ -8,8 +8,9 @@ from textgan.gans.base import GAN, RewardContext, build_agent, build_discriminat
 from textgan.gans.dpgan import DPGAN
 from textgan.gans.maligan import MALIGAN
 from textgan.gans.rankgan import RANKGAN
+from textgan.gans.sentigan import SENTIGAN
 from textgan.gans.seqgan import CONSTANT, SEQGAN
 
-GANS: dict[str, GAN] = {gan.name: gan for gan in (SEQGAN, MALIGAN, RANKGAN, DPGAN, CONSTANT)}
+GANS: dict[str, GAN] = {gan.name: gan for gan in (SEQGAN, MALIGAN, RANKGAN, DPGAN, CONSTANT, SENTIGAN)}
 
 __all__ = ["GAN", "GANS", "RewardContext", "build_agent", "build_discriminator", "build_reward_model", "build_trainer"]

@@ -21,6 +21,7 @@ from textgan.agents import AGENTS
 from textgan.agents.base import Agent
 from runcore import RunDir
 from textgan.data import Tokenizer
+from textgan.data.labels import ClassLabels
 from runcore.errors import UserError
 from runcore.ranges import SettingError, check_ranges
 from textgan.models import Discriminator, DiscriminatorConfig, Generator
@@ -44,6 +45,8 @@ class RewardContext:
     eos_id: int | None
     bos_id: int
     device: torch.device
+    num_classes: int = 0
+    """k, the classes of a conditional run (0: none)"""
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,26 @@ class GAN:
     data_parallel: bool = True
     """whether it trains under ``torchrun`` (its reward model's steps are the same backward
     passes on every rank, whatever a rank's rows hold)"""
+    needs_labels: bool = False
+    """its reward model scores text against a class: only for ``--conditional`` runs"""
 
 
 def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
     """SeqGAN's CNN + highway discriminator at the run's sizes (``--d-*`` flags)."""
-    return Discriminator(
-        DiscriminatorConfig(
-            vocab_size=vocab_size,
-            max_len=max_len,
-            embed_dim=config.d_embed_dim,
-            filter_sizes=config.d_filter_sizes,
-            num_filters=config.d_num_filters,
-            dropout=config.d_dropout,
-            l2_reg=config.d_l2,
-            precision=config.d_precision,
-        )
+    return Discriminator(discriminator_config(config, vocab_size, max_len))
+
+
+def discriminator_config(config: SeqGANConfig, vocab_size: int, max_len: int) -> DiscriminatorConfig:
+    """The run's discriminator sizes (``--d-*`` flags)."""
+    return DiscriminatorConfig(
+        vocab_size=vocab_size,
+        max_len=max_len,
+        embed_dim=config.d_embed_dim,
+        filter_sizes=config.d_filter_sizes,
+        num_filters=config.d_num_filters,
+        dropout=config.d_dropout,
+        l2_reg=config.d_l2,
+        precision=config.d_precision,
     )
 
 
@@ -122,6 +130,8 @@ def check_settings(config: SeqGANConfig) -> None:
                     f"--{name}.* settings were given but --{kind} is {chosen}", f"pass --{kind} {name}, or drop those flags"
                 )
     gan = GANS[config.gan]
+    if gan.needs_labels and not config.conditional:
+        raise UserError(f"--gan {gan.name} scores text against its class", "pass --conditional with a label<TAB>text corpus (docs/conditional.md)")
     agent_settings(config, gan)
     gan_settings(config, gan)
 
@@ -144,14 +154,16 @@ def build_agent(config: SeqGANConfig, generator: Generator) -> Agent:
     return agent_cls(generator, agent_settings(config, GANS[config.gan]), seed=config.seed)
 
 
-def build_reward_model(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device) -> RewardModel:
+def build_reward_model(
+    config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device, num_classes: int = 0
+) -> RewardModel:
     from textgan.gans import GANS
 
     gan = GANS[config.gan]
     context = RewardContext(
         config=config, settings=gan_settings(config, gan), vocab_size=tokenizer.vocab_size, max_len=train_tokens.shape[1],
         real_tokens=train_tokens.to(device), pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id, bos_id=tokenizer.bos_id,
-        device=device,
+        device=device, num_classes=num_classes,
     )  # fmt: skip
     return gan.build_reward(context)
 
@@ -167,18 +179,20 @@ def build_trainer(
     evaluate: Callable[[Generator], dict[str, float]] | None = None,
     rank: int = 0,
     world_size: int = 1,
+    labels: ClassLabels | None = None,
 ) -> SeqGANTrainer:
     """The trainer a run's settings describe: its generator, agent and reward model built here.
 
     Under ``torchrun`` (``world_size > 1``, the process group initialised) every rank builds the
-    same models from the run's seed, and ``run`` is None on ranks other than 0."""
+    same models from the run's seed, and ``run`` is None on ranks other than 0. ``labels``: the
+    classes of a conditional run (a ``ConditionalGenerator`` is built)."""
     check_settings(config)
     check_data_parallel(config, world_size)
     torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
-    generator = build_generator(config, tokenizer, train_tokens.shape[1]).to(device)
-    reward_model = build_reward_model(config, tokenizer, train_tokens, device)
+    generator = build_generator(config, tokenizer, train_tokens.shape[1], labels).to(device)
+    reward_model = build_reward_model(config, tokenizer, train_tokens, device, 0 if labels is None else labels.num_classes)
     agent = build_agent(config, generator)
     return SeqGANTrainer(
         config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
-        quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size,
+        quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size, labels=labels,
     )  # fmt: skip

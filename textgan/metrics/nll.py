@@ -28,12 +28,15 @@ from textgan.models.oracle import Oracle
 
 
 @torch.no_grad()
-def nll_test(generator: Generator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 512) -> float:
+def nll_test(
+    generator: Generator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 512, labels: torch.Tensor | None = None
+) -> float:
     """NLL-test: the generator's mean −log p per counted token of held-out ``tokens (N, T)``.
 
     Counted tokens are those of :meth:`Generator.loss_mask` (up to and including the first EOS;
     every token when the generator has no EOS). With ``temperature`` T the model scored is the
     tempered one, softmax(logits / T), whose samples ``Generator.sample(temperature=T)`` draws.
+    A conditional generator scores each row given its class ``labels (N,)``.
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -43,8 +46,9 @@ def nll_test(generator: Generator, tokens: torch.Tensor, temperature: float = 1.
     generator.eval()
     device = generator.output.weight.device
     total, count = 0.0, 0
-    for batch in tokens.to(device).split(batch_size):
-        logits = generator(batch) / temperature
+    label_batches = [None] * len(tokens.split(batch_size)) if labels is None else labels.to(device).split(batch_size)
+    for batch, batch_labels in zip(tokens.to(device).split(batch_size), label_batches):
+        logits = generator(batch, batch_labels) / temperature
         nll = F.cross_entropy(logits.transpose(1, 2), batch, reduction="none")
         mask = generator.loss_mask(batch)
         total += float((nll * mask).double().sum())

@@ -27,6 +27,12 @@ def sequence_mask(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
     return (is_eos.cumsum(dim=1) - is_eos.long()) == 0
 
 
+def no_classes(labels: torch.Tensor | None) -> None:
+    """For a policy that is not class-conditional: refuse rows' classes rather than ignore them."""
+    if labels is not None:
+        raise ValueError("this policy is not class-conditional; class labels need the LSTM policy (--conditional)")
+
+
 @dataclass
 class GeneratorConfig:
     """Sizes and special ids of a generator.
@@ -85,19 +91,28 @@ class Generator(nn.Module):
         """``(N, feature_dim)``: what the output layer reads after the last input (``h``)."""
         return state[0]
 
-    def initial_state(self, n: int, device: torch.device | str | None = None) -> LSTMState:
+    def initial_state(
+        self, n: int, device: torch.device | str | None = None, labels: torch.Tensor | None = None
+    ) -> LSTMState:
+        """The state before BOS: zeros (``labels``, each row's class, matter only to a conditional
+        generator, ``textgan.models.conditional``, whose state starts from its class)."""
         device = device or self.device
         zeros = torch.zeros(n, self.config.hidden_dim, device=device)
         return zeros, zeros.clone()
+
+    def _lstm_state(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``nn.LSTM``'s ``hx`` for teacher forcing: ``initial_state`` with a layer axis."""
+        h, c = self.initial_state(len(tokens), tokens.device, labels)
+        return h.unsqueeze(0), c.unsqueeze(0)
 
     def shifted_inputs(self, tokens: torch.Tensor) -> torch.Tensor:
         """The inputs that predict ``tokens``: BOS followed by all but the last token."""
         bos = torch.full_like(tokens[:, :1], self.config.bos_id)
         return torch.cat([bos, tokens[:, :-1]], dim=1)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher forcing: logits ``(N, T, V)`` whose position t predicts ``tokens[:, t]``."""
-        hidden, _ = self.lstm(self.embedding(self.shifted_inputs(tokens)))
+        hidden, _ = self.lstm(self.embedding(self.shifted_inputs(tokens)), self._lstm_state(tokens, labels))
         return self.output(hidden)
 
     def step(self, previous: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
@@ -138,9 +153,9 @@ class Generator(nn.Module):
         """True where a position is part of the sequence: up to and including the first EOS."""
         return sequence_mask(tokens, self.config.eos_id)
 
-    def token_nll(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def token_nll(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token negative log-likelihood ``(N, T)`` and the mask of counted positions."""
-        logits = self(tokens)
+        logits = self(tokens, labels)
         # over rows of (N*T, V): softmax along the contiguous last axis (the (N, V, T) layout
         # cross_entropy takes for sequences is 3x slower on the CPU)
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="none")
@@ -148,9 +163,9 @@ class Generator(nn.Module):
         mask = self.loss_mask(tokens)
         return nll * mask, mask
 
-    def mle_loss(self, tokens: torch.Tensor) -> torch.Tensor:
+    def mle_loss(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Mean NLL per counted token (the MLE objective)."""
-        nll, mask = self.token_nll(tokens)
+        nll, mask = self.token_nll(tokens, labels)
         return nll.sum() / mask.sum().clamp_min(1)
 
     @torch.no_grad()
@@ -160,15 +175,17 @@ class Generator(nn.Module):
         max_len: int,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sample ``n`` sequences ``(n, max_len)``; after an EOS the rest is PAD."""
+        """Sample ``n`` sequences ``(n, max_len)``; after an EOS the rest is PAD (``labels``: the
+        class of each row, for a conditional generator)."""
         if self.max_positions is not None and max_len > self.max_positions:
             raise ValueError(f"this policy reads at most {self.max_positions} positions, not {max_len}")
         device = self.device
         tokens = torch.full((n, max_len), self.config.pad_id, dtype=torch.long, device=device)
         previous = torch.full((n,), self.config.bos_id, dtype=torch.long, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
-        state = self.initial_state(n, device)
+        state = self.initial_state(n, device, None if labels is None else labels.to(device))
         # a CPU stream, so the same samples on any device; one copy per call, queued without a host wait
         uniforms = host_to_device(torch.rand(n, max_len, generator=generator), device)
         for position in range(max_len):
@@ -182,8 +199,10 @@ class Generator(nn.Module):
         return tokens
 
     @torch.no_grad()
-    def prefix_states(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, LSTMState]:
-        """The state after reading each row's prefix ``tokens[b, :lengths[b]]``.
+    def prefix_states(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, LSTMState]:
+        """The state after reading each row's prefix ``tokens[b, :lengths[b]]`` (of class ``labels[b]``).
 
         Returns the next-token logits ``(N, V)`` and the LSTM state at that point; used to
         (re)build the environment's cached rollout states. On a GPU it reads every position up to
@@ -191,7 +210,7 @@ class Generator(nn.Module):
         """
         n = tokens.shape[0]
         bos = torch.full((n,), self.config.bos_id, dtype=torch.long, device=tokens.device)
-        logits, state = self.step(bos, self.initial_state(n, tokens.device))
+        logits, state = self.step(bos, self.initial_state(n, tokens.device, labels))
         out_logits, out_h, out_c = logits.clone(), state[0].clone(), state[1].clone()
         if tokens.device.type == "cpu":
             longest = int(lengths.max()) if n else 0

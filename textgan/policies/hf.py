@@ -28,7 +28,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("textgan.policies.hf needs transformers; install it with `pip install 'textgan[hf]'`") from error
 
-from textgan.models.generator import Generator
+from textgan.models.generator import Generator, no_classes
 from textgan.policies.transformer import TransformerState, cache_after_prefixes
 
 
@@ -103,7 +103,10 @@ class HFCausalLMPolicy(Generator):
         values = torch.stack([layer.values for layer in cache.layers], 1)
         return out.last_hidden_state, keys, values
 
-    def initial_state(self, n: int, device: torch.device | str | None = None) -> TransformerState:
+    def initial_state(
+        self, n: int, device: torch.device | str | None = None, labels: torch.Tensor | None = None
+    ) -> TransformerState:
+        no_classes(labels)
         device = device or self.device
         cache = torch.zeros(n, self.layers, self.heads, self.config.max_len, self.head_dim, device=device)
         lengths = torch.zeros(n, dtype=torch.long, device=device)
@@ -112,8 +115,9 @@ class HFCausalLMPolicy(Generator):
     def features(self, state: TransformerState) -> torch.Tensor:
         return state.features
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher forcing: logits ``(N, T, V)`` whose position t predicts ``tokens[:, t]``."""
+        no_classes(labels)
         hidden, _, _ = self._read(self.shifted_inputs(tokens))
         return self.output(hidden)
 
@@ -133,7 +137,10 @@ class HFCausalLMPolicy(Generator):
         return TransformerState(hidden[:, 0], keys, values, (at + 1).clamp_max(capacity))
 
     @torch.no_grad()
-    def prefix_states(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, TransformerState]:
+    def prefix_states(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, TransformerState]:
         """The state after BOS and each row's prefix: one causal pass, as ``TransformerPolicy``'s."""
+        no_classes(labels)
         state = cache_after_prefixes(*self._read(self.shifted_inputs(tokens)), lengths, self.config.max_len)
         return self.output(state.features), state

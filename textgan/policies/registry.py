@@ -12,6 +12,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from textgan.models.conditional import ConditionalGenerator, ConditionalGeneratorConfig
 from textgan.models.generator import Generator, GeneratorConfig
 from textgan.policies.transformer import TransformerConfig, TransformerPolicy
 
@@ -29,6 +30,8 @@ class PolicySizes:
     bos_id: int = 1
     eos_id: int | None = 2
     pad_id: int = 0
+    num_classes: int = 0
+    """classes of a conditional generator (``--conditional``); 0: unconditional"""
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,10 @@ class PolicyKind:
 
 
 def _lstm(s: PolicySizes) -> Generator:
-    return Generator(GeneratorConfig(s.vocab_size, s.embed_dim, s.hidden_dim, s.bos_id, s.eos_id, s.pad_id))
+    sizes = (s.vocab_size, s.embed_dim, s.hidden_dim, s.bos_id, s.eos_id, s.pad_id)
+    if s.num_classes:  # the class is the initial state (textgan.models.conditional)
+        return ConditionalGenerator(ConditionalGeneratorConfig(*sizes, num_classes=s.num_classes))
+    return Generator(GeneratorConfig(*sizes))
 
 
 def _transformer(s: PolicySizes) -> TransformerPolicy:
@@ -61,6 +67,8 @@ def _gpt2(s: PolicySizes) -> Generator:
 
 
 def _heads_problem(s: PolicySizes) -> tuple[str, str] | None:
+    if s.num_classes:
+        return "--conditional trains the LSTM policy only (its class is the LSTM's initial state)", "drop --policy or use --policy lstm"
     if s.hidden_dim % s.heads:
         return f"--g-hidden-dim {s.hidden_dim} is not a multiple of --g-heads {s.heads}", "change one of them"
     return None

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textgan.models.generator import Generator
+from textgan.models.generator import Generator, no_classes
 
 
 @dataclass
@@ -127,7 +127,10 @@ class TransformerPolicy(Generator):
     def feature_dim(self) -> int:
         return self.config.dim
 
-    def initial_state(self, n: int, device: torch.device | str | None = None) -> TransformerState:
+    def initial_state(
+        self, n: int, device: torch.device | str | None = None, labels: torch.Tensor | None = None
+    ) -> TransformerState:
+        no_classes(labels)
         cfg, device = self.config, device or self.device
         cache = torch.zeros(n, cfg.layers, cfg.heads, cfg.max_len, cfg.dim // cfg.heads, device=device)
         lengths = torch.zeros(n, dtype=torch.long, device=device)
@@ -153,8 +156,9 @@ class TransformerPolicy(Generator):
             values.append(v)
         return self.final_norm(x), torch.stack(keys, 1), torch.stack(values, 1)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher forcing: logits ``(N, T, V)`` whose position t predicts ``tokens[:, t]``."""
+        no_classes(labels)
         features, _, _ = self.hidden_states(self.shifted_inputs(tokens))
         return self.output(features)
 
@@ -177,7 +181,9 @@ class TransformerPolicy(Generator):
         return TransformerState(features, torch.stack(keys, 1), torch.stack(values, 1), (at + 1).clamp_max(capacity))
 
     @torch.no_grad()
-    def prefix_states(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, TransformerState]:
+    def prefix_states(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, TransformerState]:
         """The state after reading BOS and each row's prefix ``tokens[b, :lengths[b]]``.
 
         One causal pass over every row's padded tokens: position ``p`` sees only positions up to
@@ -185,6 +191,7 @@ class TransformerPolicy(Generator):
         next-token logits ``(N, V)`` and the state (rows with ``lengths == T`` get the state
         before their last token: finished rows, never used).
         """
+        no_classes(labels)
         state = cache_after_prefixes(*self.hidden_states(self.shifted_inputs(tokens)), lengths, self.config.max_len)
         return self.output(state.features), state
 

@@ -12,6 +12,7 @@ from textgan.rewards.base import (
     TrainableRewardModel,
     as_reward_model,
 )
+from textgan.rewards.classes import ClassDiscriminatorReward
 from textgan.rewards.constant import ConstantReward
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.dpgan import DPGANReward
@@ -21,6 +22,7 @@ from textgan.rewards.training import fit_reward_model
 
 __all__ = [
     "CallableReward",
+    "ClassDiscriminatorReward",
     "ConstantReward",
     "DiscriminatorReward",
     "DPGANReward",

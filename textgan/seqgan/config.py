@@ -36,6 +36,8 @@ class SeqGANConfig:
     """longest sequence in tokens; default: the longest training line (at most 64)"""
     long_lines: str = "drop"
     """what to do with lines longer than max_len: drop or cut"""
+    conditional: bool = False
+    """class-conditional generation: every corpus line is label<TAB>text (docs/conditional.md)"""
     # models
     policy: str = "lstm"
     """the generator: lstm (the paper's), transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)
@@ -128,16 +130,20 @@ class SeqGANConfig:
                 raise UserError(
                     f"--{name.replace('_', '-')} {getattr(self, name)!r} is not known", f"choose one of {', '.join(allowed)}"
                 )
-        problem = POLICIES[self.policy].problem(self.policy_sizes(MIN_VOCAB_SIZE, 1))
+        problem = POLICIES[self.policy].problem(self.policy_sizes(MIN_VOCAB_SIZE, 1, num_classes=2 if self.conditional else 0))
         if problem:
             raise UserError(*problem)
         self.check_sizes(self.vocab_size or MIN_VOCAB_SIZE, self.max_len, sequences=0)  # prepare_data: with the data's
 
-    def policy_sizes(self, vocab_size: int, max_len: int, bos_id: int = 1, eos_id: int | None = 2, pad_id: int = 0) -> PolicySizes:
-        """What ``--policy`` builds the generator from: these settings and the data's sizes."""
+    def policy_sizes(
+        self, vocab_size: int, max_len: int, bos_id: int = 1, eos_id: int | None = 2, pad_id: int = 0, num_classes: int = 0
+    ) -> PolicySizes:
+        """What ``--policy`` builds the generator from: these settings and the data's sizes
+        (``num_classes`` > 0: a class-conditional generator)."""
         return PolicySizes(
-            vocab_size, max_len, self.g_embed_dim, self.g_hidden_dim, self.g_layers, self.g_heads, bos_id, eos_id, pad_id
-        )
+            vocab_size, max_len, self.g_embed_dim, self.g_hidden_dim, self.g_layers, self.g_heads, bos_id, eos_id, pad_id,
+            num_classes,
+        )  # fmt: skip
 
     def check_sizes(self, vocab_size: int, max_len: int | None, sequences: int) -> None:
         """Raise UserError when sequences of ``max_len`` tokens cannot be trained with these

@@ -14,6 +14,7 @@ from runcore import make_progress
 from runcore.errors import UserError
 from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines
 from textgan.data.corpus import resolve_corpus, stream_corpus
+from textgan.data.labels import ClassLabels, LabelledText, read_class_labels
 from textgan.seqgan.config import SeqGANConfig
 
 LARGE_CORPUS_BYTES = 4 << 20
@@ -29,6 +30,8 @@ class PreparedData:
     train_report: EncodeReport
     test_report: EncodeReport
     source: str
+    labels: ClassLabels | None = None
+    """the classes of a ``--conditional`` run (``label<TAB>text`` lines)"""
 
 
 def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
@@ -47,6 +50,8 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
 
         splits = stream_corpus(config.corpus, config.test_file, config.test_fraction, config.seed, watch)
         train, test = splits.train, splits.test
+        if config.conditional:  # label<TAB>text lines: the tokenizer and the encoding see the texts
+            train, test = LabelledText(train, f"corpus {splits.source}"), LabelledText(test, f"test split of {config.test_file or splits.source}")
         fit = train.watched(watch, f"fitting the {config.tokenizer} tokenizer")
         tokenizer = build_tokenizer(config.tokenizer, fit, vocab_size=config.vocab_size, seed=config.seed)
         max_len = config.max_len or choose_max_len(tokenizer, train.watched(watch, "measuring line lengths"))
@@ -54,7 +59,8 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
             tokenizer, train.watched(watch, "encoding the training lines"), max_len, config.long_lines
         )
         test_tokens, test_report = encode_lines(tokenizer, test.watched(watch, "encoding the test lines"), max_len, "cut")
+        labels = read_class_labels(tokenizer, train, test, max_len, config.long_lines) if config.conditional else None
     if len(train_tokens) < 2:
         raise UserError(f"the corpus {config.corpus} has {len(train_tokens)} usable training line(s)", "give at least a few lines")
     config.check_sizes(tokenizer.vocab_size, max_len, len(train_tokens) + len(test_tokens))  # before any run file is written
-    return PreparedData(tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source)
+    return PreparedData(tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source, labels)

@@ -9,6 +9,7 @@ import torch
 
 from runcore import RunDir, load_modules, load_tensors, save_tensors
 from textgan.data import Tokenizer, load_tokenizer
+from textgan.data.labels import ClassLabels
 from runcore.errors import CheckpointError
 from textgan.models import Generator
 from textgan.seqgan.config import SeqGANConfig
@@ -25,6 +26,8 @@ class OpenedRun:
     tokenizer: Tokenizer
     train: torch.Tensor
     test: torch.Tensor
+    labels: ClassLabels | None = None
+    """the classes of a conditional run"""
 
 
 def write_run(run: RunDir, config: SeqGANConfig, data: PreparedData) -> None:
@@ -32,7 +35,11 @@ def write_run(run: RunDir, config: SeqGANConfig, data: PreparedData) -> None:
     splits (kept so that a resumed run trains on exactly the same data, never preparing it again)."""
     run.write_config(config.to_dict())
     data.tokenizer.save(run.path / TOKENIZER_DIR)
-    save_tensors(run.path / DATA_FILE, {"train": data.train, "test": data.test}, {"source": data.source})
+    tensors, metadata = {"train": data.train, "test": data.test}, {"source": data.source}
+    if data.labels is not None:
+        tensors.update(train_labels=data.labels.train, test_labels=data.labels.test)
+        metadata.update(data.labels.metadata())
+    save_tensors(run.path / DATA_FILE, tensors, metadata)
 
 
 def create_run(path: str | Path, config: SeqGANConfig, data: PreparedData) -> RunDir:
@@ -48,10 +55,13 @@ def open_run(path: str | Path) -> OpenedRun:
     tokenizer = load_tokenizer(run.path / TOKENIZER_DIR)
     if not (run.path / DATA_FILE).is_file():
         raise CheckpointError(f"{run.path} lacks its encoded data ({DATA_FILE})", "restore the file, or start a new run")
-    tensors, _ = load_tensors(run.path / DATA_FILE)
+    tensors, metadata = load_tensors(run.path / DATA_FILE)
     if "train" not in tensors or "test" not in tensors:
         raise CheckpointError(f"{run.path / DATA_FILE} has no train/test data", "start a new run")
-    return OpenedRun(run, config, tokenizer, tensors["train"], tensors["test"])
+    labels = ClassLabels.from_saved(tensors, metadata) if config.conditional else None
+    if config.conditional and labels is None:
+        raise CheckpointError(f"{run.path / DATA_FILE} has no class labels but the run is conditional", "start a new run")
+    return OpenedRun(run, config, tokenizer, tensors["train"], tensors["test"], labels)
 
 
 def best_checkpoint(run: RunDir) -> Path:
@@ -73,6 +83,6 @@ def run_generator(opened: OpenedRun, checkpoint: str | None = None, device="cpu"
     """The run's generator loaded from checkpoint ``checkpoint`` (a name; default final, else latest)."""
     from textgan.seqgan.trainer import build_generator  # the trainer imports this module
 
-    generator = build_generator(opened.config, opened.tokenizer, opened.train.shape[1]).to(device)
+    generator = build_generator(opened.config, opened.tokenizer, opened.train.shape[1], opened.labels).to(device)
     path = opened.run.named_checkpoint(checkpoint) if checkpoint else None
     return generator, load_generator(opened, generator, path, device)

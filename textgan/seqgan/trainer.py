@@ -27,6 +27,7 @@ from runcore.distributed import average_metrics, global_mean, rank_seed, sync_gr
 from runcore.errors import UserError
 from runcore.loop import AdversarialSchedule, run_adversarial
 from textgan.data import Tokenizer
+from textgan.data.labels import ClassLabels
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import Generator
 from textgan.policies.registry import POLICIES
@@ -39,12 +40,18 @@ PHASES = ("mle", "d_pretrain", "adversarial", "done")
 SAMPLES_PER_FILE = 100
 
 
-def build_generator(config: SeqGANConfig, tokenizer: Tokenizer, max_len: int | None = None) -> Generator:
-    """The ``--policy`` generator for sequences of ``max_len`` tokens (default ``config.max_len``)."""
+def build_generator(
+    config: SeqGANConfig, tokenizer: Tokenizer, max_len: int | None = None, labels: ClassLabels | None = None
+) -> Generator:
+    """The ``--policy`` generator for sequences of ``max_len`` tokens (default ``config.max_len``),
+    conditioned on the class when the run has ``labels``."""
     max_len = max_len or config.max_len
     if max_len is None:
         raise ValueError("build_generator needs the sequences' max_len")
-    sizes = config.policy_sizes(tokenizer.vocab_size, max_len, tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id)
+    sizes = config.policy_sizes(
+        tokenizer.vocab_size, max_len, tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id,
+        num_classes=0 if labels is None else labels.num_classes,
+    )  # fmt: skip
     return POLICIES[config.policy].build(sizes)
 
 
@@ -62,13 +69,15 @@ def rank_batch_size(batch_size: int, world_size: int) -> int:
 
 
 @torch.no_grad()
-def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512) -> float:
-    """Mean negative log-likelihood per token (EOS included, padding excluded)."""
+def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512, labels: torch.Tensor | None = None) -> float:
+    """Mean negative log-likelihood per token (EOS included, padding excluded); of each row given
+    its class ``labels`` for a conditional generator."""
     was_training = generator.training
     generator.eval()
     total, count = 0.0, 0
-    for batch in tokens.split(batch_size):
-        nll, mask = generator.token_nll(batch)
+    label_batches = labels.split(batch_size) if labels is not None else [None] * len(tokens.split(batch_size))
+    for batch, batch_labels in zip(tokens.split(batch_size), label_batches):
+        nll, mask = generator.token_nll(batch, batch_labels)
         total += float(nll.sum())
         count += int(mask.sum())
     generator.train(was_training)
@@ -90,6 +99,10 @@ class SeqGANTrainer:
         evaluate: called with the generator after every MLE epoch and adversarial round; the
             numbers it returns (e.g. ``{"nll_oracle": ...}``) join that epoch's log record.
         rank, world_size: this process's place under ``torchrun`` (data-parallel; see below).
+        labels: the classes of a conditional run (``agent.policy`` a ``ConditionalGenerator``):
+            MLE on each row given its class, the env asks each episode for a class (drawn
+            uniformly), negatives are sampled for uniformly drawn classes, and a class-aware
+            reward model (SentiGAN's) trains on the rows' classes.
 
     Data-parallel (``world_size > 1``, a process group initialised): ``config.batch_size`` is the
     global batch and each rank takes ``batch_size / world_size`` of its rows — of each MLE
@@ -115,6 +128,7 @@ class SeqGANTrainer:
         evaluate: Callable[[Generator], dict[str, float]] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        labels: ClassLabels | None = None,
     ):
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
         self.evaluate = evaluate
@@ -124,6 +138,9 @@ class SeqGANTrainer:
         # this rank's own draws (negatives, D orders); with one process the run's one stream
         self.rank_rng = self.rng if world_size == 1 else torch.Generator()
         self.train_tokens, self.test_tokens = train_tokens.to(device), test_tokens.to(device)
+        self.labels = labels
+        self.train_labels = None if labels is None else labels.train.to(device)
+        self.test_labels = None if labels is None else labels.test.to(device)
         self.max_len = train_tokens.shape[1]
         self.agent, self.reward_model = agent, reward_model
         self.generator = agent.policy
@@ -142,6 +159,7 @@ class SeqGANTrainer:
             autoreset_mode=AutoresetMode.SAME_STEP,
             tensors=True,
             reward_model=reward_model,
+            num_classes=0 if labels is None else labels.num_classes,
         )
         self.envs.sync_rollout_policy(self.generator, 0.0)
         self.position: dict[str, Any] = {"phase": "mle", "done": 0}
@@ -239,8 +257,9 @@ class SeqGANTrainer:
             order = order[: len(order) - len(order) % self.world_size]  # every batch splits evenly over the ranks
             losses = []
             for batch_index in order.split(cfg.batch_size):
-                losses.append(self.mle_step(self.train_tokens[batch_index.tensor_split(self.world_size)[self.rank]]))
-            nll_test = mean_nll(self.generator, self.test_tokens)
+                rows = batch_index.tensor_split(self.world_size)[self.rank]
+                losses.append(self.mle_step(self.train_tokens[rows], None if self.labels is None else self.train_labels[rows]))
+            nll_test = mean_nll(self.generator, self.test_tokens, labels=self.test_labels)
             mle_loss = float(torch.stack(losses).mean())  # read once per epoch: no host wait per step
             self.position["done"] = epoch + 1
             self._log({"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test, "seconds": time.perf_counter() - start})
@@ -248,11 +267,12 @@ class SeqGANTrainer:
             self._step_done((epoch + 1) % cfg.checkpoint_every == 0)
         self._advance("mle", "after-mle")
 
-    def mle_step(self, tokens: torch.Tensor) -> torch.Tensor:
-        """One clipped MLE step on this rank's rows ``tokens`` of a batch; the loss is the mean NLL
-        per token over the whole batch (every rank's rows), as this rank's share of it."""
+    def mle_step(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One clipped MLE step on this rank's rows ``tokens`` (of classes ``labels``) of a batch;
+        the loss is the mean NLL per token over the whole batch (every rank's rows), as this
+        rank's share of it."""
         self.generator.train()
-        nll, mask = self.generator.token_nll(tokens)
+        nll, mask = self.generator.token_nll(tokens, labels)
         loss = global_mean(nll.sum(), mask.sum())
         self.mle_optimizer.zero_grad()
         loss.backward()  # under torchrun the gradients are averaged here, before the clip
@@ -267,9 +287,21 @@ class SeqGANTrainer:
         cfg = self.config
         num = max(1, (cfg.num_negatives or min(len(self.train_tokens), 10_000)) // self.world_size)  # per rank
         chosen = torch.randperm(len(self.train_tokens), generator=self.rng)[: num * self.world_size]
-        real = self.train_tokens[chosen.tensor_split(self.world_size)[self.rank].to(self.device)]
-        fake = self.generator.sample(num, self.max_len, generator=self.rank_rng).to(self.device)
-        return fit_reward_model(self.reward_model, real, fake, cfg.d_epochs, self.local_batch, self.rank_rng)
+        rows = chosen.tensor_split(self.world_size)[self.rank].to(self.device)
+        real = self.train_tokens[rows]
+        fake_labels = self._draw_labels(num)
+        fake = self.generator.sample(num, self.max_len, generator=self.rank_rng, labels=fake_labels).to(self.device)
+        if self.labels is None:
+            return fit_reward_model(self.reward_model, real, fake, cfg.d_epochs, self.local_batch, self.rank_rng)
+        return fit_reward_model(
+            self.reward_model, real, fake, cfg.d_epochs, self.local_batch, self.rank_rng, self.train_labels[rows], fake_labels.to(self.device)
+        )
+
+    def _draw_labels(self, n: int) -> torch.Tensor | None:
+        """``n`` classes drawn uniformly from this rank's stream (None in a run without classes)."""
+        if self.labels is None:
+            return None
+        return torch.randint(self.labels.num_classes, (n,), generator=self.rank_rng)
 
     def _d_pretrain_phase(self) -> None:
         cfg = self.config
@@ -299,7 +331,7 @@ class SeqGANTrainer:
         def on_round_end(round_index: int, metrics: dict[str, float]) -> None:
             # the rollout policy follows the generator with a delay (SeqGAN's rollout update)
             self.envs.sync_rollout_policy(self.generator, cfg.rollout_rate)
-            nll_test = mean_nll(self.generator, self.test_tokens)
+            nll_test = mean_nll(self.generator, self.test_tokens, labels=self.test_labels)
             self.position["done"] = round_index + 1
             self._log({"phase": "adversarial", "step": round_index + 1, "nll_test": nll_test, **metrics})
             self.progress.update(
@@ -317,9 +349,15 @@ class SeqGANTrainer:
     # -- samples ----------------------------------------------------------------------------
 
     def sample_text(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
+        """``n`` decoded samples; in a conditional run the classes in turn, each line
+        ``label<TAB>text`` (the corpus's format)."""
         generator = torch.Generator(device="cpu").manual_seed(self.config.seed if seed is None else seed)
-        tokens = self.generator.sample(n, self.max_len, generator=generator, temperature=temperature)
-        return [self.tokenizer.decode(row.tolist()) for row in tokens.cpu()]
+        labels = None if self.labels is None else torch.arange(n) % self.labels.num_classes
+        tokens = self.generator.sample(n, self.max_len, generator=generator, temperature=temperature, labels=labels)
+        lines = [self.tokenizer.decode(row.tolist()) for row in tokens.cpu()]
+        if labels is None:
+            return lines
+        return [f"{self.labels.names[label]}\t{line}" for label, line in zip(labels.tolist(), lines)]
 
     def write_samples(self, name: str) -> list[str]:
         if self.run is None:
