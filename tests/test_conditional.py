@@ -282,6 +282,14 @@ def test_a_corpus_without_labels_given_conditional_is_one_line_and_writes_nothin
     assert not out.exists()
 
 
+def test_a_conditional_run_with_a_transformer_policy_is_one_line_and_writes_nothing(tmp_path, capsys):
+    corpus = labelled_corpus(tmp_path / "corpus.tsv")
+    out = tmp_path / "run"
+    code = main(["train", "--corpus", str(corpus), "--conditional", "--policy", "transformer", "--out", str(out), *TINY])
+    assert_one_line_error(code, capsys, "--conditional", "--policy lstm")
+    assert not out.exists()
+
+
 def test_sample_obeys_label_and_refuses_an_unknown_one(conditional_run, capsys):
     _, out = conditional_run
     assert main(["sample", str(out), "-n", "6"]) == 0

@@ -268,7 +268,7 @@ class EpisodeBatch:
             if rate != 0.0:
                 raise ValueError("the policy's sizes differ from the rollout policy's; sync with rate=0 to replace it")
             self.rollout_policy = type(policy)(policy.config).to(self.device)
-            self.state = self.rollout_policy.initial_state(self.num_rows, self.device)
+            self.state = self.rollout_policy.initial_state(self.num_rows, self.device, labels=self.labels)
         target = dict(self.rollout_policy.named_parameters())
         for name, value in policy.named_parameters():
             target[name].mul_(rate).add_(value.detach().to(self.device), alpha=1.0 - rate)
