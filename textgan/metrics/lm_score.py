@@ -52,7 +52,7 @@ class LMSettings:
     lr: float = 0.005
     grad_clip: float = 5.0
     seed: int = 0
-    cutoffs: tuple[int, ...] = (256, 2048)
+    cutoffs: tuple[int, ...] = (128, 512, 2048)
     """adaptive-softmax cluster boundaries over the frequency-ranked ids (those below the vocabulary size are used)"""
     div_value: float = 4.0
     """each cluster's projection is this much narrower than the one before"""
