@@ -301,3 +301,20 @@ def test_eval_run_reports_every_metric_with_its_hashes_and_caches_the_lms(char_r
         assert second[key] == first[key], key
     third = json.loads(run_cli(capsys, "eval", path, "-n", "40", "--seed", "1", "--json")[1])
     assert not third["models"]["reverse_lm"]["cached"] and third["models"]["real_lm"]["cached"]  # new samples, same real LM
+
+
+def test_the_scorer_serves_a_temperature_sweep(tmp_path):
+    """What a multi-run, multi-temperature comparison calls: one scorer, flat numbers per point."""
+    from textgan.metrics import RealTextScorer, flat_scores, temperature_sweep
+    from textgan.models import Generator, GeneratorConfig
+
+    train, test = markov_rows(300, 0), markov_rows(100, 1)
+    ids = lambda rows: [row[: row.index(2)] if 2 in row else row for row in rows.tolist()]  # noqa: E731
+    scorer = RealTextScorer.build(train, test, 16, 1, 2, ids, (2, 3), tmp_path, SMALL)
+    generator = Generator(GeneratorConfig(vocab_size=16))
+    points = temperature_sweep(generator, lambda s: flat_scores(scorer(s)), train.shape[1], (0.5, 1.0), n=64)
+    assert [p["temperature"] for p in points] == [0.5, 1.0]
+    expected = {"bleu_2", "bleu_3", "self_bleu_2", "self_bleu_3", "ms_jaccard_2", "ms_jaccard_3", "lm_score", "reverse_lm_score", "frechet_distance"}
+    assert set(points[0]) == expected | {"temperature"}
+    # an untrained generator is far from the chain: worse LM score than the test text's own
+    assert points[1]["lm_score"] > scorer.reference()["test_lm_score"] + 1.0
