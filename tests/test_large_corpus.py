@@ -176,7 +176,7 @@ def test_a_large_corpus_reports_each_pass_unless_quiet(tmp_path, monkeypatch, ca
     messy_corpus(corpus, 500, seed=4, words=False)
     with open(corpus, encoding="utf-8-sig") as f:
         n_file_lines = f.read().count("\n")  # universal newlines; the file ends with a break
-    config = SeqGANConfig(corpus=str(corpus), max_len=30)
+    config = SeqGANConfig(corpus=str(corpus), tokenizer="char", max_len=30)  # its inner tabs would make auto pick words
     prepare_data(config)
     assert capsys.readouterr().err == ""  # a small corpus: no bar
     monkeypatch.setattr(prepare, "LARGE_CORPUS_BYTES", 0)

@@ -23,6 +23,7 @@ from torch import nn
 
 from imagegan.data import DEFAULT_CHANNELS, DEFAULT_IMAGE_SIZES, ImageDataset, load_dataset
 from runcore.checkpoint import load_modules, load_tensors, save_modules
+from runcore.fingerprint import weights_hash  # moved to runcore: textgan's encoder hash is the same
 from runcore.progress import make_progress
 from runcore.errors import CheckpointError, UserError
 
@@ -38,16 +39,6 @@ __all__ = [
 ]
 
 _CONFIG_KEYS = ("in_channels", "image_size", "num_classes", "width", "feature_dim", "dataset")
-
-
-def weights_hash(module: nn.Module) -> str:
-    """First 16 hex digits of the SHA-256 of a module's state (names, dtypes, shapes and bytes)."""
-    digest = hashlib.sha256()
-    for key, tensor in sorted(module.state_dict().items()):
-        tensor = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 class FeatureClassifier(nn.Module):

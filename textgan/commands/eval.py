@@ -1,12 +1,19 @@
 """``textgan eval``: score text files (``eval bleu``) or a run's generator (``eval RUN_DIR``).
 
 ``textgan eval bleu --hyp FILE --ref FILE [--n 2 3 4 5] [--self]`` scores every line of the
-hypothesis file (space-separated tokens; ``--chars`` for text without spaces) against the whole
-reference file, and with ``--self`` the Self-BLEU of the hypotheses among themselves.
+hypothesis file against the whole reference file, and with ``--self`` the Self-BLEU of the
+hypotheses among themselves.
 
 ``textgan eval RUN_DIR [-n N]`` samples the run's generator and scores it against the run's own
-held-out split (never its training data): BLEU-n, Self-BLEU-n, distinct-n, and NLL-test; the
-test split's own Self-BLEU and distinct-n sit beside them as the real-data reference.
+held-out split (never its training data): BLEU-n, Self-BLEU-n, MS-Jaccard-n, distinct-n, NLL-test,
+LM and reverse-LM score and the Fréchet distance of sentence embeddings
+(``textgan.metrics.real_text``; the LMs are trained once and cached in ``RUN_DIR/eval-cache``);
+the test split's own Self-BLEU, distinct-n and LM score sit beside them as the real-data reference.
+
+N-gram scores count a *unit*, said in the table's title and the JSON's ``unit``: words for text
+whose lines are words separated by spaces, characters otherwise (``textgan.data.choice``);
+``--unit word|char|token`` overrides (``token``: a run's own tokens, e.g. SentencePiece pieces;
+for files, the whitespace-separated tokens as written).
 
 A conditional run (``--conditional``) also reports, per class, the BLEU of that class's samples
 against that class's test lines and the class accuracy: the share of them that a CNN classifier
@@ -33,12 +40,17 @@ from runcore.errors import UserError
 from runcore.printable import printable
 from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
 from textgan.data import read_text_lines
+from textgan.data.choice import text_unit
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
 from textgan.metrics.classifier import cached_classifier, class_accuracy
+from textgan.metrics.real_text import RealTextScorer
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 DEFAULT_ORDERS = (2, 3, 4, 5)
 MAX_ORDER = 10  # papers report 2..5; beyond 10 a typo is likelier than a wish
+UNITS = ("word", "char", "token")
+UNIT_NAMES = {"word": "words", "char": "characters", "token": "tokens"}
+EVAL_CACHE = "eval-cache"
 
 
 def add_eval_parser(commands: argparse._SubParsersAction) -> None:
@@ -51,11 +63,13 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--n", "--orders", dest="orders", type=int, nargs="+", default=list(DEFAULT_ORDERS), metavar="N",
                         help="BLEU orders (default 2 3 4 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--unit", choices=UNITS, default=None,
+                        help="what n-grams count: words, characters, or tokens (default: words for space-separated text, else characters)")
     files = parser.add_argument_group("eval bleu")
     files.add_argument("--hyp", help="hypotheses, one per line")
     files.add_argument("--ref", help="references, one per line, shared by every hypothesis")
     files.add_argument("--self", dest="self_bleu", action="store_true", help="also Self-BLEU of the hypotheses")
-    files.add_argument("--chars", action="store_true", help="tokens are characters (text without spaces), not words")
+    files.add_argument("--chars", action="store_true", help="the same as --unit char")
     run = parser.add_argument_group("eval RUN_DIR")
     run.add_argument("-n", "--num-samples", type=int, default=None,
                      help="samples to score (default: as many as test sequences; a conditional run: per class, as many as its test lines)")
@@ -71,6 +85,8 @@ def eval_command(args: argparse.Namespace) -> int:
         given = [flag for flag, value in (("-n", args.num_samples), ("--checkpoint", args.checkpoint)) if value is not None]
         if given:
             raise UserError(f"{', '.join(given)} apply to 'textgan eval RUN_DIR', not to 'eval bleu'", "leave them out")
+        if args.chars and args.unit not in (None, "char"):
+            raise UserError(f"--chars contradicts --unit {args.unit}", "leave out --chars")
         result = _score_files(args)
     else:
         given = [flag for flag, value in (("--hyp", args.hyp), ("--ref", args.ref), ("--self", args.self_bleu), ("--chars", args.chars)) if value]
@@ -96,11 +112,14 @@ def _score_files(args: argparse.Namespace) -> dict:
     if not args.ref and not args.self_bleu:
         raise UserError("eval bleu needs --ref FILE, --self, or both", "pass references to score against, or --self")
     orders = check_orders(args.orders)
-    hypotheses = read_token_lines(args.hyp, "hypothesis", args.chars)
-    references = read_token_lines(args.ref, "reference", args.chars) if args.ref else None
+    hyp_lines = read_file_lines(args.hyp, "hypothesis")
+    ref_lines = read_file_lines(args.ref, "reference") if args.ref else None
+    unit = "char" if args.chars else args.unit or text_unit(ref_lines or hyp_lines)
+    hypotheses = split_units(hyp_lines, unit)
+    references = split_units(ref_lines, unit) if ref_lines is not None else None
     if args.self_bleu and len(hypotheses) < 2:
         raise UserError(f"--self needs at least 2 hypotheses; {args.hyp} has 1", "score more hypotheses, or leave out --self")
-    result: dict = {"hypotheses": len(hypotheses), "orders": list(orders)}
+    result: dict = {"hypotheses": len(hypotheses), "unit": unit, "orders": list(orders)}
     with make_progress() as progress:
         task = progress.add_task("scoring", total=int(references is not None) + int(args.self_bleu), status="")
         if references is not None:
@@ -115,14 +134,23 @@ def _score_files(args: argparse.Namespace) -> dict:
     return result
 
 
-def read_token_lines(path: str, role: str, chars: bool = False) -> list[list[str]]:
-    """The lines of a UTF-8 file as token lists, read as every text file is (``read_text_lines``:
-    a byte-order mark dropped, CRLF a line break); trailing blank lines dropped, inner ones kept
-    (empty)."""
+def read_file_lines(path: str, role: str) -> list[str]:
+    """The lines of a UTF-8 file, read as every text file is (``read_text_lines``: a byte-order
+    mark dropped, CRLF a line break); trailing blank lines dropped, inner ones kept (empty)."""
     lines = read_text_lines(path, f"{role} file", f"give one {role} per line in a UTF-8 text file")
     while lines and not lines[-1].strip():
         lines.pop()
-    return [list(line.strip()) if chars else line.split() for line in lines]
+    return lines
+
+
+def split_units(lines: Sequence[str], unit: str) -> list[list[str]]:
+    """Lines as unit lists: characters of the stripped line for ``char``, else whitespace-split."""
+    return [list(line.strip()) if unit == "char" else line.split() for line in lines]
+
+
+def read_token_lines(path: str, role: str, chars: bool = False) -> list[list[str]]:
+    """:func:`read_file_lines` split into words, or characters with ``chars``."""
+    return split_units(read_file_lines(path, role), "char" if chars else "word")
 
 
 def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
@@ -153,38 +181,50 @@ def _score_run(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     generator, path = run_generator(opened, args.checkpoint, device)
     num = args.num_samples or len(opened.test)
-    references = token_lists(opened.test, opened)
+    unit = args.unit or text_unit(map(opened.tokenizer.decode, opened.test))
+    units = lambda tokens: token_lists(tokens, opened, unit)  # noqa: E731
+    references = units(opened.test)
     rng = torch.Generator().manual_seed(args.seed)
     labels = None if opened.labels is None else torch.arange(num) % opened.labels.num_classes
     with make_progress() as progress:
-        generated = _sample(generator, num, opened.test.shape[1], rng, args.temperature, labels, progress)
-        hypotheses = token_lists(generated, opened)
+        samples = _sample(generator, num, opened.test.shape[1], rng, args.temperature, labels, progress)
+        hypotheses = units(samples)
         task = progress.add_task("scoring", total=4, status="")
         steps = {}
         test_labels = None if opened.labels is None else opened.labels.test
         for name, compute in (
             ("nll_test", lambda: nll_test(generator, opened.test, labels=test_labels)),
-            ("bleu", lambda: _means(bleu_multi(hypotheses, references, orders))),
-            ("self_bleu", lambda: _means(self_bleu_multi(hypotheses, orders))),
+            ("scorer", lambda: RealTextScorer.build(opened.train, opened.test, opened.tokenizer.vocab_size, opened.tokenizer.bos_id,
+                                                    opened.tokenizer.eos_id, units, orders, opened.run.path / EVAL_CACHE)),  # fmt: skip
+            ("scores", lambda: steps["scorer"](samples)),
             ("test_self_bleu", lambda: _means(self_bleu_multi(references, orders))),
         ):
-            progress.update(task, status=name)
+            progress.update(task, status={"scorer": "real-text LM", "scores": "samples"}.get(name, name))
             steps[name] = compute()
             progress.update(task, advance=1)
-        classes = {} if opened.labels is None else _score_classes(args, opened, generator, orders, rng, progress)
+        classes = {} if opened.labels is None else _score_classes(args, opened, generator, orders, rng, progress, unit)
+    scores = steps["scores"]
     return {
         "run": str(opened.run.path),
         "checkpoint": path.stem,
         "samples": num,
         "references": len(references),
         "temperature": args.temperature,
+        "unit": unit,
         "orders": list(orders),
         "nll_test": steps["nll_test"],
-        "bleu": steps["bleu"],
-        "self_bleu": steps["self_bleu"],
+        "bleu": scores["bleu"],
+        "self_bleu": scores["self_bleu"],
+        "ms_jaccard": scores["ms_jaccard"],
         "distinct": {str(n): distinct_n(hypotheses, n) for n in orders},
         "test_self_bleu": steps["test_self_bleu"],
         "test_distinct": {str(n): distinct_n(references, n) for n in orders},
+        "lm_score": scores["lm_score"],
+        "reverse_lm_score": scores["reverse_lm_score"],
+        **steps["scorer"].reference(),
+        "frechet_distance": scores["frechet_distance"],
+        "encoder_hash": scores["encoder_hash"],
+        "models": scores["models"],
         **classes,
     }
 
@@ -200,7 +240,9 @@ def _sample(generator, num: int, width: int, rng: torch.Generator, temperature: 
     return torch.cat(rows)
 
 
-def _score_classes(args: argparse.Namespace, opened: OpenedRun, generator, orders, rng: torch.Generator, progress) -> dict:
+def _score_classes(
+    args: argparse.Namespace, opened: OpenedRun, generator, orders, rng: torch.Generator, progress, unit: str = "token"
+) -> dict:
     """Per class: samples asked for it, their BLEU against its test lines, and the share that the
     classifier trained on the real labelled training lines puts in it."""
     labels = opened.labels
@@ -212,13 +254,13 @@ def _score_classes(args: argparse.Namespace, opened: OpenedRun, generator, order
         is_class = labels.test == class_id
         num = args.num_samples or max(1, int(is_class.sum()))
         samples = _sample(generator, num, opened.test.shape[1], rng, args.temperature, torch.full((num,), class_id), progress)
-        references = token_lists(opened.test[is_class], opened)
+        references = token_lists(opened.test[is_class], opened, unit)
         per_class[name] = {
             "samples": num,
             "references": len(references),
             "classifier_accuracy": class_accuracy(classifier, samples, torch.full((num,), class_id)),
             "real_test_accuracy": class_accuracy(classifier, opened.test[is_class], labels.test[is_class]),
-            "bleu": _means(bleu_multi(token_lists(samples, opened), references, orders)) if references else {},
+            "bleu": _means(bleu_multi(token_lists(samples, opened, unit), references, orders)) if references else {},
         }
     accuracies = [entry["classifier_accuracy"] for entry in per_class.values()]
     return {
@@ -228,14 +270,18 @@ def _score_classes(args: argparse.Namespace, opened: OpenedRun, generator, order
     }
 
 
-def token_lists(tokens: torch.Tensor, opened: OpenedRun) -> list[list]:
-    """Rows of ids as the token lists BLEU compares: words for spm runs, ids (one per char/word) otherwise.
+def token_lists(tokens: torch.Tensor, opened: OpenedRun, unit: str = "token") -> list[list]:
+    """Rows of ids as the unit lists n-gram metrics compare.
 
-    A row ends at its first EOS; PAD and BOS are left out, as ``decode`` does.
+    ``token``: the ids themselves; ``word``: the decoded text split on whitespace; ``char``: the
+    characters of the decoded text. Where the tokenizer's own tokens are the unit (a word
+    tokenizer's words, a char tokenizer's characters), the ids are used (the same n-grams, no
+    decoding). A row ends at its first EOS; PAD and BOS are left out, as ``decode`` does.
     """
     tokenizer = opened.tokenizer
-    if tokenizer.kind == "spm":  # BLEU counts words, not subword pieces
-        return [tokenizer.decode(row).split() for row in tokens]
+    if unit != "token" and unit != tokenizer.kind:
+        texts = map(tokenizer.decode, tokens)
+        return [list(text.strip()) if unit == "char" else text.split() for text in texts]
     skipped = {tokenizer.pad_id, tokenizer.bos_id}
     lists = []
     for row in tokens.tolist():
@@ -254,18 +300,20 @@ def _print_table(result: dict) -> None:
         ("bleu", "BLEU-n"),
         ("self_bleu", "Self-BLEU-n"),
         ("test_self_bleu", "Self-BLEU-n (test set)"),
+        ("ms_jaccard", "MS-Jaccard-n"),
         ("distinct", "distinct-n"),
         ("test_distinct", "distinct-n (test set)"),
     ]
     columns = [(key, title) for key, title in columns if key in result]
+    unit = f", n-grams of {UNIT_NAMES[result['unit']]}"
     if "run" in result:
         title = (
             f"{result['run']} ({result['checkpoint']}): {result['samples']:,} samples at temperature "
-            f"{result['temperature']:g} vs {result['references']:,} test sequences"
+            f"{result['temperature']:g} vs {result['references']:,} test sequences{unit}"
         )
     else:
         against = f" vs {result['references']:,} references" if "references" in result else ""
-        title = f"{result['hypotheses']:,} hypotheses{against}"
+        title = f"{result['hypotheses']:,} hypotheses{against}{unit}"
     out.print(title)
     table = Table()
     table.add_column("n", justify="right")
@@ -284,3 +332,18 @@ def _print_table(result: dict) -> None:
             bleus = [f"{entry['bleu'][str(n)]:.4f}" if entry["bleu"] else "-" for n in result["orders"]]
             table.add_row(Text(printable(name)), f"{entry['samples']:,}", f"{entry['references']:,}", f"{entry['classifier_accuracy']:.4f}", *bleus)
         out.print(table)
+    if "lm_score" in result:
+        real, reverse = result["models"]["real_lm"], result["models"]["reverse_lm"]
+        out.print(
+            f"LM score (nats per token of the samples under an LM trained on the training split): {result['lm_score']:.4f}"
+            f" (the test set: {result['test_lm_score']:.4f})\n"
+            f"reverse-LM score (nats per token of the test set under an LM trained on the samples): {result['reverse_lm_score']:.4f}\n"
+            f"Fréchet distance of sentence embeddings, samples vs test set: {result['frechet_distance']:.4f}"
+            f" (encoder {result['encoder_hash']}: the real-text LM)\n"
+            f"LMs: real-text {real['steps']} steps, {_trained(real)}; reverse {reverse['steps']} steps, {_trained(reverse)}",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+
+
+def _trained(info: dict) -> str:
+    return f"cached ({info['train_seconds']:.1f} s to train)" if info["cached"] else f"trained in {info['train_seconds']:.1f} s"

@@ -89,6 +89,7 @@ def train_command(args: argparse.Namespace) -> int:
         if rank == 0:
             try:
                 data = prepare_data(config, quiet=args.quiet)
+                config.tokenizer = data.tokenizer.kind  # auto resolved: resume, sample and eval read the kind
                 _report(out, config, data)
                 config.max_len = data.max_len
                 with RunDir.creating(path) as run:
@@ -159,6 +160,7 @@ def _leave_world(code: int, world_size: int) -> int:
 
 def _report(out, config: SeqGANConfig, data) -> None:
     tr = data.train_report
+    out.print(f"tokenizer {data.tokenizer.kind} ({data.tokenizer_reason})", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"corpus {data.source}: {tr.n_kept} training and {len(data.test)} test sequences, "
         f"{data.tokenizer.vocab_size} {config.tokenizer} tokens, max_len {data.max_len}"

@@ -28,8 +28,10 @@ class SeqGANConfig:
     """held-out text; default: a seeded split of the corpus"""
     test_fraction: float = 0.1
     """fraction of the corpus held out when no --test-file is given"""
-    tokenizer: str = "char"
-    """char, word or spm"""
+    tokenizer: str = "auto"
+    """auto, char, word or spm; auto: words for text whose lines are words separated by spaces
+    (spm when there are more distinct words than the vocabulary holds), characters otherwise; the
+    run's config records the kind chosen"""
     vocab_size: int | None = None
     """vocabulary size for spm (and a cap for word)"""
     max_len: int | None = None
@@ -120,7 +122,7 @@ class SeqGANConfig:
             )
         choices = {
             "reward_mode": ("direct", "shaped"),
-            "tokenizer": ("char", "word", "spm"),
+            "tokenizer": ("auto", "char", "word", "spm"),
             "long_lines": ("drop", "cut"),
             "d_precision": PRECISIONS,
             "policy": tuple(POLICIES),

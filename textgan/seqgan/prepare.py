@@ -13,6 +13,7 @@ import torch
 from runcore import make_progress
 from runcore.errors import UserError
 from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines
+from textgan.data.choice import AUTO, TokenizerChoice, choose_tokenizer
 from textgan.data.corpus import resolve_corpus, stream_corpus
 from textgan.data.labels import ClassLabels, LabelledText, read_class_labels
 from textgan.seqgan.config import SeqGANConfig
@@ -32,6 +33,8 @@ class PreparedData:
     source: str
     labels: ClassLabels | None = None
     """the classes of a ``--conditional`` run (``label<TAB>text`` lines)"""
+    tokenizer_reason: str = ""
+    """why this tokenizer: the ``auto`` rule's one line, or that ``--tokenizer`` asked for it"""
 
 
 def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
@@ -39,6 +42,8 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
 
     Args:
         config: the run's settings (corpus, test file or fraction, seed, tokenizer, lengths).
+            ``tokenizer: auto`` is resolved here (``textgan.data.choice``); the caller records the
+            chosen kind (``data.tokenizer.kind``) in the run's config.
         quiet: no progress bar, however large the corpus.
     """
     large = resolve_corpus(config.corpus).stat().st_size > LARGE_CORPUS_BYTES
@@ -52,8 +57,10 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
         train, test = splits.train, splits.test
         if config.conditional:  # label<TAB>text lines: the tokenizer and the encoding see the texts
             train, test = LabelledText(train, f"corpus {splits.source}"), LabelledText(test, f"test split of {config.test_file or splits.source}")
-        fit = train.watched(watch, f"fitting the {config.tokenizer} tokenizer")
-        tokenizer = build_tokenizer(config.tokenizer, fit, vocab_size=config.vocab_size, seed=config.seed)
+        choice = _choose(config, train, watch)
+        tokenizer = choice.tokenizer or build_tokenizer(
+            choice.kind, train.watched(watch, f"fitting the {choice.kind} tokenizer"), vocab_size=config.vocab_size, seed=config.seed
+        )
         max_len = config.max_len or choose_max_len(tokenizer, train.watched(watch, "measuring line lengths"))
         train_tokens, train_report = encode_lines(
             tokenizer, train.watched(watch, "encoding the training lines"), max_len, config.long_lines
@@ -63,4 +70,15 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
     if len(train_tokens) < 2:
         raise UserError(f"the corpus {config.corpus} has {len(train_tokens)} usable training line(s)", "give at least a few lines")
     config.check_sizes(tokenizer.vocab_size, max_len, len(train_tokens) + len(test_tokens))  # before any run file is written
-    return PreparedData(tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source, labels)
+    return PreparedData(
+        tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source, labels=labels,
+        tokenizer_reason=choice.reason,
+    )  # fmt: skip
+
+
+def _choose(config: SeqGANConfig, train, watch) -> TokenizerChoice:
+    """The tokenizer kind: the one ``--tokenizer`` names, or what ``auto`` picks for the text."""
+    if config.tokenizer != AUTO:
+        return TokenizerChoice(config.tokenizer, f"--tokenizer {config.tokenizer}")
+    fit = lambda: train.watched(watch, "fitting the word tokenizer")  # only for space-separated text
+    return choose_tokenizer(train, config.vocab_size, fit_lines=fit)
