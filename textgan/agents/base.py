@@ -56,4 +56,4 @@ def policy_inputs(
     if state is None:
         return previous, fresh
     starting = (lengths == 0).unsqueeze(1)
-    return previous, (torch.where(starting, fresh[0], state[0]), torch.where(starting, fresh[1], state[1]))
+    return previous, tuple(torch.where(starting.view(-1, *([1] * (f.dim() - 1))), f, s) for f, s in zip(fresh, state))

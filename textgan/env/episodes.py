@@ -142,8 +142,7 @@ class EpisodeBatch:
         self.lengths = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.finished = torch.ones(num_rows, dtype=torch.bool, device=self.device)  # needs a reset first
         self.future_value = torch.zeros(num_rows, device=self.device)  # V(s_t), for the shaped mode
-        hidden = rollout_policy.config.hidden_dim
-        self.state = (torch.zeros(num_rows, hidden, device=self.device), torch.zeros(num_rows, hidden, device=self.device))
+        self.state = rollout_policy.initial_state(num_rows, self.device)  # a tuple of (B, ...) tensors
         # the counter stream: each row's seed and its number of rollout draws since seeding
         unseeded = int.from_bytes(os.urandom(8), "little")  # leaves every torch stream alone
         self.seeds = host_to_device(torch.arange(num_rows, dtype=torch.long) + as_int64(unseeded >> 1), self.device)
@@ -183,9 +182,7 @@ class EpisodeBatch:
         # the rollout policy's state after reading BOS (an empty prefix), computed for all rows
         policy = self.rollout_policy
         bos = torch.full((self.num_rows,), cfg.bos_id, dtype=torch.long, device=self.device)
-        h, c = policy.cell(bos, policy.initial_state(self.num_rows, self.device))
-        keep = rows.unsqueeze(1)
-        self.state = (torch.where(keep, h, self.state[0]), torch.where(keep, c, self.state[1]))
+        self.state = _where_rows(rows, policy.cell(bos, policy.initial_state(self.num_rows, self.device)), self.state)
         if cfg.reward_mode == "shaped":
             # V(s_0): the expected return from the empty prefix
             self.future_value = torch.where(rows, self._rollout_values(rows, from_empty=True), self.future_value)
@@ -212,14 +209,15 @@ class EpisodeBatch:
             )
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1], got {rate}")
-        if policy.config.hidden_dim != self.rollout_policy.config.hidden_dim or (
+        if type(policy) is not type(self.rollout_policy) or policy.config.hidden_dim != self.rollout_policy.config.hidden_dim or (
             policy.config.embed_dim != self.rollout_policy.config.embed_dim
         ):
             if rate != 0.0:
                 raise ValueError("the policy's sizes differ from the rollout policy's; sync with rate=0 to replace it")
-            self.rollout_policy = type(policy)(policy.config).to(self.device)
-            hidden = policy.config.hidden_dim
-            self.state = tuple(torch.zeros(self.num_rows, hidden, device=self.device) for _ in range(2))
+            # a policy that needs more than its config to be built (LeakGAN's reads D) makes its own copy
+            make = getattr(policy, "rollout_copy", None)
+            self.rollout_policy = (make() if make is not None else type(policy)(policy.config)).to(self.device)
+            self.state = self.rollout_policy.initial_state(self.num_rows, self.device)
         target = dict(self.rollout_policy.named_parameters())
         for name, value in policy.named_parameters():
             target[name].mul_(rate).add_(value.detach().to(self.device), alpha=1.0 - rate)
@@ -231,14 +229,14 @@ class EpisodeBatch:
 
     def _rebuild_state(self, rows: torch.Tensor) -> None:
         if self.sync_free:  # every row, then keep the listed ones: no index list from the device
-            _, (h, c) = self.rollout_policy.prefix_states(self.tokens, self.lengths)
-            keep = rows.unsqueeze(1)
-            self.state = (torch.where(keep, h, self.state[0]), torch.where(keep, c, self.state[1]))
+            _, state = self.rollout_policy.prefix_states(self.tokens, self.lengths)
+            self.state = _where_rows(rows, state, self.state)
             return
         if not bool(rows.any()):
             return
-        _, (h, c) = self.rollout_policy.prefix_states(self.tokens[rows], self.lengths[rows])
-        self.state[0][rows], self.state[1][rows] = h, c
+        _, state = self.rollout_policy.prefix_states(self.tokens[rows], self.lengths[rows])
+        for part, new in zip(self.state, state):
+            part[rows] = new
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -328,9 +326,7 @@ class EpisodeBatch:
         ongoing = writing & ~terminated
         # the rollout policy reads the new token once here, so rollouts start from a cached state
         if self._maybe_any(ongoing):
-            h, c = self.rollout_policy.cell(safe, self.state)
-            keep = ongoing.unsqueeze(1)
-            self.state = (torch.where(keep, h, self.state[0]), torch.where(keep, c, self.state[1]))
+            self.state = _where_rows(ongoing, self.rollout_policy.cell(safe, self.state), self.state)
 
         zeros = torch.zeros(self.num_rows, device=self.device)
         rewards, scores = zeros, zeros
@@ -400,7 +396,7 @@ class EpisodeBatch:
             if not len(index):
                 return torch.zeros(self.num_rows, device=self.device)
             tokens, lengths = self.tokens[index], self.lengths[index]
-            state = (self.state[0][index], self.state[1][index])
+            state = tuple(part[index] for part in self.state)
         uniforms = self._uniforms(index, lengths)
         self.draws += rows.long()
         completed = complete_prefixes(
@@ -419,6 +415,11 @@ class EpisodeBatch:
         if index is None:
             return torch.where(rows, values, 0.0)
         return torch.zeros(self.num_rows, device=self.device).index_copy(0, index, values)
+
+
+def _where_rows(rows: torch.Tensor, new: tuple, old: tuple) -> tuple:
+    """The policy state ``new`` in ``rows`` (bool ``(B,)``), ``old`` elsewhere, part by part."""
+    return tuple(torch.where(rows.view(-1, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new, old))
 
 
 class EpisodeControls:

@@ -29,7 +29,9 @@ def complete_prefixes(
         policy: the rollout policy.
         tokens: ``(B, T)`` prefixes, left-aligned, PAD after ``lengths``; no EOS inside a prefix.
         lengths: ``(B,)`` prefix lengths, each below ``T``.
-        state: the policy's LSTM state after reading each prefix, each ``(B, H)``.
+        state: the policy's state after reading each prefix: the LSTM's ``(h, c)``, each
+            ``(B, H)``, or any policy's tuple of ``(B, ...)`` tensors whose first part is what
+            ``policy.sample_next`` samples from.
         uniforms: ``(B, K, J)`` with ``J >= T - min(lengths)``; rollout k of row b uses
             ``uniforms[b, k, j]`` for the token at position ``lengths[b] + j``.
         eos_id: the env's end token (a rollout stops there), None: rollouts run to ``T``.
@@ -47,13 +49,13 @@ def complete_prefixes(
 
     completed = repeat(tokens).clone()  # row b*K + k extends prefix b
     positions = repeat(lengths).clone()
-    h, c = (repeat(s) for s in state)
+    state = tuple(repeat(part) for part in state)  # the LSTM's (h, c), or any policy's tuple of (B, ...) parts
     flat_uniforms = uniforms.reshape(batch * k, -1)
     finished = positions >= max_len
     if steps is None:
         steps = int((max_len - lengths).max()) if batch else 0
     for j in range(steps):
-        token = policy.sample_next(h, flat_uniforms[:, j])
+        token = policy.sample_next(state[0], flat_uniforms[:, j])
         # write where the row is not finished, as masked ops: no host wait for the rows' count
         at = positions.clamp_max(max_len - 1).unsqueeze(1)
         kept = completed.gather(1, at).squeeze(1)
@@ -63,5 +65,5 @@ def complete_prefixes(
         positions = positions + 1
         finished |= positions >= max_len
         if j + 1 < steps:
-            h, c = policy.cell(token, (h, c))
+            state = policy.cell(token, state)
     return completed.view(batch, k, max_len)

@@ -13,18 +13,44 @@ from gymnasium import spaces
 OBSERVATION_MODES = ("dict", "tokens")
 
 
-def observation_space(vocab_size: int, max_len: int, mode: str) -> spaces.Space:
+def observation_space(vocab_size: int, max_len: int, mode: str, feature_dim: int | None = None) -> spaces.Space:
+    """The observation space; ``feature_dim`` adds ``features``, a float32 ``Box`` of that size
+    (the reward model's features of the prefix, LeakGAN's leaked information; ``dict`` mode only)."""
     if mode not in OBSERVATION_MODES:
         raise ValueError(f"unknown observation mode {mode!r}; choose one of {', '.join(OBSERVATION_MODES)}")
     tokens = spaces.Box(low=0, high=vocab_size - 1, shape=(max_len,), dtype=np.int64)
     if mode == "tokens":
+        if feature_dim is not None:
+            raise ValueError("leaked_features needs observation='dict' (the features are a Dict entry)")
         return tokens
     length = spaces.Box(low=0, high=max_len, shape=(1,), dtype=np.int64)
-    return spaces.Dict({"tokens": tokens, "length": length})
+    entries = {"tokens": tokens, "length": length}
+    if feature_dim is not None:
+        entries["features"] = spaces.Box(low=-np.inf, high=np.inf, shape=(feature_dim,), dtype=np.float32)
+    return spaces.Dict(entries)
 
 
-def make_observation(tokens, length, mode: str):
-    """An observation from ``tokens (..., T)`` and ``length (..., 1)``; arrays or tensors alike."""
+def make_observation(tokens, length, mode: str, features=None):
+    """An observation from ``tokens (..., T)`` and ``length (..., 1)`` (and ``features (..., F)``);
+    arrays or tensors alike."""
     if mode == "tokens":
         return tokens
+    if features is not None:
+        return {"tokens": tokens, "length": length, "features": features}
     return {"tokens": tokens, "length": length}
+
+
+def leaked_feature_dim(reward_model, enabled: bool) -> int | None:
+    """F of ``reward_model``'s ``features`` when ``enabled``; None when not asked for.
+
+    Raises:
+        ValueError: asked for, but the reward model has no features.
+    """
+    if not enabled:
+        return None
+    if not hasattr(reward_model, "features"):
+        raise ValueError(
+            f"leaked_features needs a reward model with features(tokens, lengths), e.g. SeqGAN's discriminator; "
+            f"{type(reward_model).__name__} has none"
+        )
+    return int(reward_model.feature_dim)

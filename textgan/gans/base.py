@@ -59,6 +59,9 @@ class GAN:
     data_parallel: bool = True
     """whether it trains under ``torchrun`` (its reward model's steps are the same backward
     passes on every rank, whatever a rank's rows hold)"""
+    build_agent: Callable[[RewardContext, RewardModel], Agent] | None = None
+    """a member with a generator of its own (LeakGAN's manager and worker) builds it and the
+    agent that trains it from the reward model; None: the run's ``--agent`` on the LSTM generator"""
 
 
 def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
@@ -122,6 +125,10 @@ def check_settings(config: SeqGANConfig) -> None:
                     f"--{name}.* settings were given but --{kind} is {chosen}", f"pass --{kind} {name}, or drop those flags"
                 )
     gan = GANS[config.gan]
+    if gan.build_agent is not None and (config.agent != "reinforce" or any(config.agent_settings.values())):
+        raise UserError(
+            f"--gan {gan.name} trains its own generator with its own agent", f"drop --agent and the --<agent>.* flags; its settings are --{gan.name}.*"
+        )
     agent_settings(config, gan)
     gan_settings(config, gan)
 
@@ -144,16 +151,21 @@ def build_agent(config: SeqGANConfig, generator: Generator) -> Agent:
     return agent_cls(generator, agent_settings(config, GANS[config.gan]), seed=config.seed)
 
 
-def build_reward_model(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device) -> RewardModel:
+def reward_context(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device) -> RewardContext:
     from textgan.gans import GANS
 
     gan = GANS[config.gan]
-    context = RewardContext(
+    return RewardContext(
         config=config, settings=gan_settings(config, gan), vocab_size=tokenizer.vocab_size, max_len=train_tokens.shape[1],
         real_tokens=train_tokens.to(device), pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id, bos_id=tokenizer.bos_id,
         device=device,
     )  # fmt: skip
-    return gan.build_reward(context)
+
+
+def build_reward_model(config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device) -> RewardModel:
+    from textgan.gans import GANS
+
+    return GANS[config.gan].build_reward(reward_context(config, tokenizer, train_tokens, device))
 
 
 def build_trainer(
@@ -174,10 +186,18 @@ def build_trainer(
     same models from the run's seed, and ``run`` is None on ranks other than 0."""
     check_settings(config)
     check_data_parallel(config, world_size)
+    from textgan.gans import GANS
+
     torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
-    generator = build_generator(config, tokenizer).to(device)
-    reward_model = build_reward_model(config, tokenizer, train_tokens, device)
-    agent = build_agent(config, generator)
+    own = GANS[config.gan].build_agent
+    if own is not None:  # its generator reads the reward model: built after it, by the GAN
+        context = reward_context(config, tokenizer, train_tokens, device)
+        reward_model = GANS[config.gan].build_reward(context)
+        agent = own(context, reward_model)
+    else:
+        generator = build_generator(config, tokenizer).to(device)
+        reward_model = build_reward_model(config, tokenizer, train_tokens, device)
+        agent = build_agent(config, generator)
     return SeqGANTrainer(
         config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
         quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size,
