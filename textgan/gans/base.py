@@ -125,10 +125,8 @@ def check_settings(config: SeqGANConfig) -> None:
                     f"--{name}.* settings were given but --{kind} is {chosen}", f"pass --{kind} {name}, or drop those flags"
                 )
     gan = GANS[config.gan]
-    if gan.build_agent is not None and (config.agent != "reinforce" or any(config.agent_settings.values())):
-        raise UserError(
-            f"--gan {gan.name} trains its own generator with its own agent", f"drop --agent and the --<agent>.* flags; its settings are --{gan.name}.*"
-        )
+    if gan.build_agent is not None and config.agent != "reinforce":  # (--reinforce.* of a preset do not apply)
+        raise UserError(f"--gan {gan.name} trains its own generator with its own agent", f"drop --agent; its settings are --{gan.name}.*")
     agent_settings(config, gan)
     gan_settings(config, gan)
 
