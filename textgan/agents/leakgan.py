@@ -40,7 +40,9 @@ class LeakGANAgentConfig:
     """Hyper-parameters of LeakGAN's adversarial updates (defaults: the authors' code, length 20)."""
 
     learning_rate: float = 0.0015
-    """Adam step size of the manager, the worker and the interleaved MLE steps"""
+    """Adam step size of the worker and of the interleaved MLE steps"""
+    manager_learning_rate: float | None = None
+    """Adam step size of the manager; None: learning_rate (the authors' code uses one)"""
     grad_clip: float = 5.0
     """global gradient-norm clip of each module's step"""
     rollouts: int = 4
@@ -58,6 +60,7 @@ class LeakGANAgentConfig:
 
 LEAKGAN_RANGES = {
     "learning_rate": positive(),
+    "manager_learning_rate": positive(),
     "grad_clip": positive(),
     "rollouts": at_least(1),
     "delta": positive(),
@@ -125,7 +128,7 @@ class LeakGANAgent:
         self.config = config or LeakGANAgentConfig()
         lr = self.config.learning_rate
         self.worker_optimizer = adam(policy.worker_parameters(), lr=lr)
-        self.manager_optimizer = adam(policy.manager_parameters(), lr=lr)
+        self.manager_optimizer = adam(policy.manager_parameters(), lr=self.config.manager_learning_rate or lr)
         self.mle_optimizer = adam(policy.parameters(), lr=lr)
         self.generator = torch.Generator().manual_seed(seed)
         self.real_tokens = real_tokens

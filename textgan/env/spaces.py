@@ -26,7 +26,8 @@ def observation_space(vocab_size: int, max_len: int, mode: str, feature_dim: int
     length = spaces.Box(low=0, high=max_len, shape=(1,), dtype=np.int64)
     entries = {"tokens": tokens, "length": length}
     if feature_dim is not None:
-        entries["features"] = spaces.Box(low=-np.inf, high=np.inf, shape=(feature_dim,), dtype=np.float32)
+        largest = np.finfo(np.float32).max  # finite bounds: Gymnasium's checker warns of infinite ones
+        entries["features"] = spaces.Box(low=-largest, high=largest, shape=(feature_dim,), dtype=np.float32)
     return spaces.Dict(entries)
 
 
@@ -48,9 +49,10 @@ def leaked_feature_dim(reward_model, enabled: bool) -> int | None:
     """
     if not enabled:
         return None
-    if not hasattr(reward_model, "features"):
+    try:
+        return int(reward_model.feature_dim)
+    except AttributeError:  # (ProbRealReward has the methods; the model it wraps may not)
+        name = type(getattr(reward_model, "model", reward_model)).__name__
         raise ValueError(
-            f"leaked_features needs a reward model with features(tokens, lengths), e.g. SeqGAN's discriminator; "
-            f"{type(reward_model).__name__} has none"
-        )
-    return int(reward_model.feature_dim)
+            f"leaked_features needs a reward model with features(tokens, lengths), e.g. SeqGAN's discriminator; {name} has none"
+        ) from None
