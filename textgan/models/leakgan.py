@@ -275,6 +275,11 @@ class LeakGANPolicy(nn.Module):
         goals = torch.cat([goals[:, 1:], goal.detach().unsqueeze(1)], dim=1)
         return logits, worker_h, worker_c, manager_h, manager_c, goals, prefix, read + 1
 
+    @staticmethod
+    def text_of(state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prefix a state has read, ``(N, T)`` tokens (PAD after it), and its lengths ``(N,)``."""
+        return state[6], (state[7].squeeze(1) - 1).clamp_min(0)
+
     def step(self, previous: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """One step: logits ``(N, V)`` for the next token given the previous token ``(N,)``."""
         state = self.cell(previous, state)
