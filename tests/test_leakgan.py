@@ -338,3 +338,15 @@ def test_the_trainer_runs_leakgan_and_resumes_exactly(tmp_path):
             assert_close(x, y, rtol=0, atol=0)
     assert straight.run.read_log()[-1]["nll_test"] == resumed.run.read_log()[-1]["nll_test"]
     assert int(resumed.agent.updates.count) == 2
+
+
+def test_leakgan_refuses_another_agent_and_bad_settings_in_one_line():
+    from runcore.errors import UserError
+    from textgan.gans.base import check_settings
+
+    with pytest.raises(UserError, match="its own agent"):
+        check_settings(SeqGANConfig(gan="leakgan", agent="ppo"))
+    with pytest.raises(UserError, match="leakgan.delta"):
+        check_settings(SeqGANConfig(gan="leakgan", gan_settings={"leakgan": {"delta": -1.0}}))
+    with pytest.raises(UserError, match="step_size"):
+        check_settings(SeqGANConfig(gan="leakgan", gan_settings={"leakgan": {"step_size": 0}}))
