@@ -8,11 +8,11 @@ One ``update``:
 2. Monte Carlo values every c tokens, as in the authors' code: for each prefix of c, 2c, ... tokens,
    K completions by the policy itself (``complete_prefixes``, the env's batched rollouts) scored
    by the env's reward model, and the finished sequence's own score at its end.
-3. Bootstrapped rescaled activation (the paper's Eq. 13): in each column of values (one prefix
+3. Bootstrapped rescaled activation (the paper's training technique): in each column of values (one prefix
    length across the batch) the value of rank r (1 = highest) of B becomes
    ``sigmoid(delta * (1/2 - r / B))``.
-4. Manager: ``-mean_t Q_t cos(f_{t+c} - f_t, g_t)`` (Eq. 9), Q_t the rescaled value of the first
-   prefix of at least t + c tokens. Worker: REINFORCE with the intrinsic reward (Eqs. 10-11),
+4. Manager: ``-mean_t Q_t cos(f_{t+c} - f_t, g_t)``, Q_t the rescaled value of the first
+   prefix of at least t + c tokens. Worker: REINFORCE with the intrinsic reward,
    ``-mean_t r_t log pi(x_t)``. Each has its own Adam and gradient clip.
 5. Every ``interleave_every`` updates, ``interleave_batches`` MLE steps on real rows (both
    modules' pre-training losses, ``LeakGANPolicy.token_nll``): the paper's interleaved training.

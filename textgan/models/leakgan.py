@@ -81,7 +81,7 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 def intrinsic_rewards(goals: torch.Tensor, features: torch.Tensor, step_size: int) -> torch.Tensor:
     """The worker's reward of each token, ``(N, T)`` from ``(N, T + 1, F)`` goals and features:
 
-        r_t = (1/c) sum_{i=1..c, i <= t} cos(f_t - f_{t-i}, g_{t-i})      (the paper's Eq. 10)
+        r_t = (1/c) sum_{i=1..c, i <= t} cos(f_t - f_{t-i}, g_{t-i})      (the paper's intrinsic reward)
 
     for token x_t at column t - 1 (terms before the sequence's start count 0).
     """
@@ -99,7 +99,7 @@ def manager_loss(
     goals: torch.Tensor, features: torch.Tensor, lengths: torch.Tensor, step_size: int, weights: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The manager's loss: ``-mean_t weight_t * cos(f_{t+c} - f_t, g_t)`` over every t with
-    ``t + c <= length`` (the paper's Eq. 9 with weight Q_t; pre-training: weight 1, Eq. 12).
+    ``t + c <= length`` (the paper's adversarial loss with weight Q_t; its pre-training loss with weight 1).
 
     Args:
         goals, features: ``(N, T + 1, F)``.
