@@ -22,12 +22,14 @@ class OneLineParser(argparse.ArgumentParser):
 
 @functools.lru_cache(maxsize=None)
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of dataclass ``cls`` (read from the source, as tyro does)."""
-    body = ast.parse(inspect.getsource(cls)).body[0].body
+    """The docstring under each field of dataclass ``cls`` (read from the source, as tyro does),
+    its base dataclasses' fields included."""
     docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-            docs[node.target.id] = " ".join(str(following.value.value).split())
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        body = ast.parse(inspect.getsource(klass)).body[0].body
+        for node, following in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(following.value.value).split())
     return docs
 
 

@@ -397,7 +397,9 @@ def _run_seed(
     for gan in experiment.gans:
         fixed = gan in FIXED_REWARD
         show.print(f"seed {seed}: {label(gan)}: " + ("" if fixed else "D pre-training, ") + f"{base.rounds} rounds")
-        runs[gan] = trainer(gan, from_pretraining(), gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
+        # a GAN with a generator of its own (LeakGAN) pre-trains it itself, for the same MLE epochs
+        start = None if GANS[gan].build_agent is not None else from_pretraining()
+        runs[gan] = trainer(gan, start, gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
         runs[gan].train()
 
     show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs")
@@ -458,7 +460,7 @@ def _run_seed(
         "matched": matched,
         "curves": {
             "mle": _curve(pretrain, mle, base.mle_epochs),
-            **{gan: _curve(pretrain, run, base.mle_epochs) for gan, run in runs.items()},
+            **{gan: _curve(run if GANS[gan].build_agent is not None else pretrain, run, base.mle_epochs) for gan, run in runs.items()},
         },
         "sweep": points,
     }

@@ -267,7 +267,9 @@ class EpisodeBatch:
         if _shapes(policy) != _shapes(self.rollout_policy):  # another kind or size of policy
             if rate != 0.0:
                 raise ValueError("the policy's sizes differ from the rollout policy's; sync with rate=0 to replace it")
-            self.rollout_policy = type(policy)(policy.config).to(self.device)
+            # a policy that needs more than its config to be built (LeakGAN's reads D) makes its own copy
+            make = getattr(policy, "rollout_copy", None)
+            self.rollout_policy = (make() if make is not None else type(policy)(policy.config)).to(self.device)
             self.state = self.rollout_policy.initial_state(self.num_rows, self.device, labels=self.labels)
         target = dict(self.rollout_policy.named_parameters())
         for name, value in policy.named_parameters():

@@ -16,7 +16,7 @@ from textgan.data.tokenizers import Tokenizer
 from textgan.env.data import EnvData, resolve_env_data
 from textgan.env.defaults import uniform_policy, untrained_discriminator
 from textgan.env.episodes import EnvConfig, EpisodeBatch, EpisodeControls
-from textgan.env.spaces import make_observation, observation_space
+from textgan.env.spaces import leaked_feature_dim, make_observation, observation_space
 
 
 def build_episodes(
@@ -74,6 +74,9 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         num_classes: k > 0 makes the game class-conditional: each episode writes text of one
             class, ``observation["label"]``, asked for with ``reset(options={"label": L})`` or
             drawn uniformly from the env's seeded stream (``docs/conditional.md``).
+        leaked_features: add ``features`` to the observation: the reward model's feature vector
+            ``(F,)`` of the prefix so far (``reward_model.features``, e.g. the discriminator's
+            highway features; LeakGAN's leaked information). ``dict`` observations only.
 
     The real sequences and tokenizer are kept as ``real_tokens`` and ``tokenizer`` (None without
     data), for training a discriminator. The rollout policy starts uniform; replace it and the
@@ -112,6 +115,7 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         tokenizer: Tokenizer | None = None,
         random_stream: str = "auto",
         num_classes: int = 0,
+        leaked_features: bool = False,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
@@ -121,7 +125,9 @@ class SeqGANEnv(EpisodeControls, gym.Env):
             1, data, reward_mode, rollouts, device, bos_id, eos_id, pad_id, reward_model, random_stream, num_classes
         )
         self.observation_mode = observation
-        self.observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes)
+        self.leaked_features = leaked_features
+        feature_dim = leaked_feature_dim(self.episodes.reward_model, leaked_features)
+        self.observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes, feature_dim)
         self.action_space = gym.spaces.Discrete(data.vocab_size)
         self.render_mode = render_mode
         self._all = torch.ones(1, dtype=torch.bool, device=self.episodes.device)
@@ -131,7 +137,10 @@ class SeqGANEnv(EpisodeControls, gym.Env):
         length = self.episodes.lengths[:1].cpu().numpy().copy()
         labels = self.episodes.row_labels()
         label = None if labels is None else labels.cpu().numpy().copy()
-        return make_observation(tokens, length, self.observation_mode, label)
+        features = None
+        if self.leaked_features:
+            features = self.episodes.reward_model.features(self.episodes.tokens[:1], self.episodes.lengths[:1])[0].cpu().numpy()
+        return make_observation(tokens, length, self.observation_mode, label, features)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

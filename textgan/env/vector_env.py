@@ -26,7 +26,7 @@ from textgan.data.tokenizers import Tokenizer
 from textgan.env.data import resolve_env_data
 from textgan.env.episodes import EpisodeControls
 from textgan.env.seqgan_env import build_episodes
-from textgan.env.spaces import make_observation, observation_space
+from textgan.env.spaces import leaked_feature_dim, make_observation, observation_space
 from textgan.models.sampling import host_to_device
 
 INFO_KEYS = ("length", "d_score", "q_value", "rollouts")
@@ -75,6 +75,7 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         tensors: return torch tensors on ``device`` instead of NumPy arrays.
         sync_free: step without reading the device (see the module docstring); None: on a GPU
             (True on the CPU runs the GPU's code path, for tests).
+        leaked_features: add ``features (B, F)``, the reward model's features of each prefix.
         The other arguments are those of ``SeqGANEnv`` (``corpus`` or ``real_tokens`` included;
         the data are loaded once for all B sub-environments).
 
@@ -112,6 +113,7 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         random_stream: str = "auto",
         sync_free: bool | None = None,
         num_classes: int = 0,
+        leaked_features: bool = False,
     ):
         autoreset_mode = parse_autoreset_mode(autoreset_mode)
         if num_envs < 1:
@@ -128,7 +130,9 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
         self._sync_free = tensors and self.episodes.sync_free
         self.episodes.defer_checks = self._sync_free
         self.observation_mode = observation
-        self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes)
+        self.leaked_features = leaked_features
+        feature_dim = leaked_feature_dim(self.episodes.reward_model, leaked_features)
+        self.single_observation_space = observation_space(data.vocab_size, data.max_len, observation, num_classes, feature_dim)
         self.single_action_space = gym.spaces.Discrete(data.vocab_size)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -159,7 +163,8 @@ class SeqGANVectorEnv(EpisodeControls, gym.vector.VectorEnv):
             tokens, lengths = tokens[rows], lengths[rows]
             labels = None if labels is None else labels[rows]
         label = None if labels is None else self._out(labels.unsqueeze(1))
-        return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode, label)
+        features = self._out(self.episodes.reward_model.features(tokens, lengths)) if self.leaked_features else None
+        return make_observation(self._out(tokens), self._out(lengths.unsqueeze(1)), self.observation_mode, label, features)
 
     def _info(self, lengths, scores, q_values, rollouts, mask: torch.Tensor | None = None) -> dict[str, Any]:
         info = {

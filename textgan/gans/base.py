@@ -64,6 +64,9 @@ class GAN:
     passes on every rank, whatever a rank's rows hold)"""
     needs_labels: bool = False
     """its reward model scores text against a class: only for ``--conditional`` runs"""
+    build_agent: Callable[[RewardContext, RewardModel], Agent] | None = None
+    """a member with a generator of its own (LeakGAN's manager and worker) builds it and the
+    agent that trains it from the reward model; None: the run's ``--agent`` on the LSTM generator"""
 
 
 def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
@@ -132,6 +135,11 @@ def check_settings(config: SeqGANConfig) -> None:
     gan = GANS[config.gan]
     if gan.needs_labels and not config.conditional:
         raise UserError(f"--gan {gan.name} scores text against its class", "pass --conditional with a label<TAB>text corpus (docs/conditional.md)")
+    if gan.build_agent is not None and config.agent != "reinforce":  # (--reinforce.* of a preset do not apply)
+        raise UserError(f"--gan {gan.name} trains its own generator with its own agent", f"drop --agent; its settings are --{gan.name}.*")
+    if gan.build_agent is not None and (config.policy != "lstm" or config.conditional):  # its own generator
+        what = "--conditional" if config.conditional else f"--policy {config.policy}"
+        raise UserError(f"--gan {gan.name} trains a generator of its own, not {what}", f"drop {what}")
     agent_settings(config, gan)
     gan_settings(config, gan)
 
@@ -154,18 +162,25 @@ def build_agent(config: SeqGANConfig, generator: Generator) -> Agent:
     return agent_cls(generator, agent_settings(config, GANS[config.gan]), seed=config.seed)
 
 
+def reward_context(
+    config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device, num_classes: int = 0
+) -> RewardContext:
+    from textgan.gans import GANS
+
+    gan = GANS[config.gan]
+    return RewardContext(
+        config=config, settings=gan_settings(config, gan), vocab_size=tokenizer.vocab_size, max_len=train_tokens.shape[1],
+        real_tokens=train_tokens.to(device), pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id, bos_id=tokenizer.bos_id,
+        device=device, num_classes=num_classes,
+    )  # fmt: skip
+
+
 def build_reward_model(
     config: SeqGANConfig, tokenizer: Tokenizer, train_tokens: torch.Tensor, device: torch.device, num_classes: int = 0
 ) -> RewardModel:
     from textgan.gans import GANS
 
-    gan = GANS[config.gan]
-    context = RewardContext(
-        config=config, settings=gan_settings(config, gan), vocab_size=tokenizer.vocab_size, max_len=train_tokens.shape[1],
-        real_tokens=train_tokens.to(device), pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id, bos_id=tokenizer.bos_id,
-        device=device, num_classes=num_classes,
-    )  # fmt: skip
-    return gan.build_reward(context)
+    return GANS[config.gan].build_reward(reward_context(config, tokenizer, train_tokens, device, num_classes))
 
 
 def build_trainer(
@@ -188,10 +203,18 @@ def build_trainer(
     classes of a conditional run (a ``ConditionalGenerator`` is built)."""
     check_settings(config)
     check_data_parallel(config, world_size)
+    from textgan.gans import GANS
+
     torch.manual_seed(config.seed)  # the models' initial weights (and dropout) come from the global stream
-    generator = build_generator(config, tokenizer, train_tokens.shape[1], labels).to(device)
-    reward_model = build_reward_model(config, tokenizer, train_tokens, device, 0 if labels is None else labels.num_classes)
-    agent = build_agent(config, generator)
+    own = GANS[config.gan].build_agent
+    if own is not None:  # its generator reads the reward model: built after it, by the GAN
+        context = reward_context(config, tokenizer, train_tokens, device)
+        reward_model = GANS[config.gan].build_reward(context)
+        agent = own(context, reward_model)
+    else:
+        generator = build_generator(config, tokenizer, train_tokens.shape[1], labels).to(device)
+        reward_model = build_reward_model(config, tokenizer, train_tokens, device, 0 if labels is None else labels.num_classes)
+        agent = build_agent(config, generator)
     return SeqGANTrainer(
         config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
         quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size, labels=labels,

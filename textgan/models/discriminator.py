@@ -73,15 +73,37 @@ class Discriminator(nn.Module):
     def vocab_size(self) -> int:
         return self.config.vocab_size
 
+    @property
+    def feature_dim(self) -> int:
+        """F, the size of the highway features (the sum of the feature maps that fit)."""
+        return self.output.in_features
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
-            x = self.embedding(tokens).transpose(1, 2)  # (N, E, T) for Conv1d
-            # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, F, T)
-            pooled = F.relu(torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1))
-            gate = torch.sigmoid(self.highway_gate(pooled))
-            features = gate * F.relu(self.highway_transform(pooled)) + (1 - gate) * pooled
-            logits = self.output(self.dropout(features)).squeeze(-1)
+            logits = self.output(self.dropout(self._highway(self.embedding(tokens)))).squeeze(-1)
         return logits.float()  # the loss and P(real) in fp32 whatever the compute precision
+
+    def _highway(self, embedded: torch.Tensor) -> torch.Tensor:
+        x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
+        # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, F, T)
+        pooled = F.relu(torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1))
+        gate = torch.sigmoid(self.highway_gate(pooled))
+        return gate * F.relu(self.highway_transform(pooled)) + (1 - gate) * pooled
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The highway features ``(N, F)`` before dropout and the output layer (LeakGAN's leak).
+
+        With ``lengths`` (``(N,)``) the rows are prefixes: positions at or after a row's length
+        embed as zeros, so a prefix reads the same whatever its padding holds (the authors' code
+        gives its padding a dedicated embedding; a zero vector needs no new weight).
+        """
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+            embedded = self.embedding(tokens)
+            if lengths is not None:
+                inside = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
+                embedded = embedded * inside.unsqueeze(-1).to(embedded.dtype)
+            features = self._highway(embedded)
+        return features.float()
 
     def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy against ``labels`` (1 real, 0 generated) plus the output L2 term."""

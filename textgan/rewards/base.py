@@ -134,6 +134,22 @@ class ProbRealReward:
             probs = probs.float()  # a half-precision model: 1e-8 is 0 in float16, and log(0) = -inf
         return probs.clamp_min(1e-8).log() if self.log else probs
 
+    @property
+    def feature_dim(self) -> int:
+        """F, the size of :meth:`features` (a model with ``features``, e.g. SeqGAN's D)."""
+        return self.model.feature_dim
+
+    @torch.no_grad()
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's features ``(N, F)`` of the prefixes ``tokens[b, :lengths[b]]``, in eval mode
+        (no dropout): what LeakGAN's discriminator leaks to its generator."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self.model.features(pad_to(tokens, self.max_len), lengths)
+        finally:
+            self.model.train(was_training)
+
 
 def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
     """Adapt whatever scores text to the protocol (see the module docstring)."""

@@ -81,8 +81,20 @@ def load_generator(opened: OpenedRun, generator: Generator, path: Path | None = 
 
 def run_generator(opened: OpenedRun, checkpoint: str | None = None, device="cpu") -> tuple[Generator, Path]:
     """The run's generator loaded from checkpoint ``checkpoint`` (a name; default final, else latest)."""
-    from textgan.seqgan.trainer import build_generator  # the trainer imports this module
+    from textgan.gans import GANS  # (they import the trainer, which imports this module)
+    from textgan.gans.base import reward_context
+    from textgan.seqgan.trainer import build_generator
 
-    generator = build_generator(opened.config, opened.tokenizer, opened.train.shape[1], opened.labels).to(device)
     path = opened.run.named_checkpoint(checkpoint) if checkpoint else None
-    return generator, load_generator(opened, generator, path, device)
+    gan = GANS.get(opened.config.gan)
+    if gan is None or gan.build_agent is None:
+        generator = build_generator(opened.config, opened.tokenizer, opened.train.shape[1], opened.labels).to(device)
+        return generator, load_generator(opened, generator, path, device)
+    # a generator of the GAN's own (LeakGAN's reads D's features): D comes from the checkpoint too
+    context = reward_context(opened.config, opened.tokenizer, opened.train, device)
+    reward_model = gan.build_reward(context)
+    generator = gan.build_agent(context, reward_model).policy
+    path = path or best_checkpoint(opened.run)
+    models = {name: item for name, item in reward_model.checkpoint_items().items() if isinstance(item, torch.nn.Module)}
+    load_modules(path, {"generator": generator, **models}, device=device)
+    return generator, path
