@@ -350,3 +350,7 @@ def test_leakgan_refuses_another_agent_and_bad_settings_in_one_line():
         check_settings(SeqGANConfig(gan="leakgan", gan_settings={"leakgan": {"delta": -1.0}}))
     with pytest.raises(UserError, match="step_size"):
         check_settings(SeqGANConfig(gan="leakgan", gan_settings={"leakgan": {"step_size": 0}}))
+    with pytest.raises(UserError, match="generator of its own, not --policy transformer"):
+        check_settings(SeqGANConfig(gan="leakgan", policy="transformer"))
+    with pytest.raises(UserError, match="generator of its own, not --conditional"):
+        check_settings(SeqGANConfig(gan="leakgan", conditional=True))
