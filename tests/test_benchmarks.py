@@ -126,7 +126,7 @@ def test_gpu_script_stops_at_its_deadline_and_says_how_far_it_got(tmp_path):
                             timeout=120, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["exit"] == {"units_fp32": "not run", "units_bf16": "not run", "one_seed": "124", "three_seeds": "skipped"}
+    assert summary["exit"] == {"units_fp32": "not run", "units_bf16": "not run", "one_seed": "124", "three_seeds": "skipped", "leakgan": "not run"}
     seed = summary["seeds"]["seed-0"]
     assert seed["finished"] is False and summary["results"] is None
     assert set(seed["last_logged"]) <= {"pretrain", "mle", "seqgan", "constant"}
