@@ -159,7 +159,7 @@ class EpisodeBatch:
         self.lengths = torch.zeros(num_rows, dtype=torch.long, device=self.device)
         self.finished = torch.ones(num_rows, dtype=torch.bool, device=self.device)  # needs a reset first
         self.future_value = torch.zeros(num_rows, device=self.device)  # V(s_t), for the shaped mode
-        self.state = rollout_policy.initial_state(num_rows, self.device)
+        self.state = rollout_policy.initial_state(num_rows, self.device, labels=self.labels)
         # the counter stream: each row's seed and its number of rollout draws since seeding
         unseeded = int.from_bytes(os.urandom(8), "little")  # leaves every torch stream alone
         self.seeds = host_to_device(torch.arange(num_rows, dtype=torch.long) + as_int64(unseeded >> 1), self.device)

@@ -13,6 +13,7 @@ raises ``runcore.Interrupted``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -75,7 +76,7 @@ def mean_nll(generator: Generator, tokens: torch.Tensor, batch_size: int = 512, 
     was_training = generator.training
     generator.eval()
     total, count = 0.0, 0
-    label_batches = labels.split(batch_size) if labels is not None else [None] * len(tokens.split(batch_size))
+    label_batches = labels.split(batch_size) if labels is not None else itertools.repeat(None)
     for batch, batch_labels in zip(tokens.split(batch_size), label_batches):
         nll, mask = generator.token_nll(batch, batch_labels)
         total += float(nll.sum())
