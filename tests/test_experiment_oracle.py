@@ -13,12 +13,12 @@ from textgan.commands.experiment import (
     OracleExperiment,
     label,
     load_generator,
-    matched_temperature,
     run_oracle_experiment,
     seed_data,
 )
 from runcore.errors import UserError
 from textgan.metrics import nll_test
+from textgan.metrics.sweep import matched_temperature
 from textgan.models import Generator, GeneratorConfig
 from textgan.models.oracle import Oracle
 
