@@ -81,7 +81,10 @@ def train_command(args: argparse.Namespace) -> int:
         out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
     else:
         preset = args.preset or "default"
-        config = SeqGANConfig(**{**_merge(preset_values(preset), given), "preset": preset})
+        values = _merge(preset_values(preset), given)
+        if not values.get("val_fraction") and "mle_patience" not in given:
+            values["mle_patience"] = 0  # --val-fraction 0 turns the preset's early stopping off, patience and all
+        config = SeqGANConfig(**{**values, "preset": preset})
         config.validate()
         check_settings(config)
         check_data_parallel(config, world_size)

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 
 PER_SEQUENCE_STD = 0.56
 """The standard deviation over sequences of a sequence's mean NLL-oracle per token, for the
-random oracle (V=5000, 20 tokens): 0.509 for the oracle's own samples and 0.555 for an untrained
-generator's (10,000 samples each, 2-core AMD EPYC CPU; every trained model lies between the two).
-The larger, rounded up: at 10,000 samples one NLL-oracle's sampling error is 0.0056."""
+random oracle (V=5000, 20 tokens): 0.509 for the oracle's own samples and 0.549 for an untrained
+generator's (10,000 samples each; ``python benchmarks/nll_oracle_spread.py``, 2-core AMD EPYC CPU;
+every trained model lies between the two). Rounded up: at 10,000 samples one NLL-oracle's sampling
+error is 0.0056."""
 
 VERDICTS = {
     "beyond": "lies beyond MLE's temperature curve (better NLL-oracle than MLE at equal NLL-test)",
