@@ -128,7 +128,8 @@ def train_command(args: argparse.Namespace) -> int:
         del trainer
         return _leave_world(0, world_size)
     records = trainer.run.read_log()
-    plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "final_reward"], trainer.run.plots / "training.png", title=config.gan)
+    keys = ["mle_loss", "nll_test", *(["nll_val"] if any("nll_val" in r for r in records) else []), "d_loss", "final_reward"]
+    plot = plot_curves(records, keys, trainer.run.plots / "training.png", title=config.gan)
     out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
     for line in trainer.sample_text(config.eval_samples, seed=config.seed + 1):
         out.print("  " + printable(line), markup=False, highlight=False)
@@ -173,7 +174,7 @@ def _leave_world(code: int, world_size: int) -> int:
 def _report(out, config: SeqGANConfig, data) -> None:
     tr = data.train_report
     out.print(f"tokenizer {data.tokenizer.kind} ({data.tokenizer_reason})", markup=False, highlight=False, soft_wrap=True)
-    held = "" if data.val is None else f" ({len(data.val)} more held out of them for validation, --val-fraction {config.val_fraction:g})"
+    held = "" if data.val is None else f", {len(data.val)} validation (held out of the training split, --val-fraction {config.val_fraction:g})"
     out.print(
         f"corpus {data.source}: {len(data.train)} training{held} and {len(data.test)} test sequences, "
         f"{data.tokenizer.vocab_size} {config.tokenizer} tokens, max_len {data.max_len}"

@@ -113,7 +113,7 @@ class SeqGANTrainer:
     ``BestWeights`` checkpoint item, ``mle_best``; its epoch and NLL in ``position["mle_best"]``);
     after ``mle_patience`` epochs without a better one, or after the last epoch, the generator
     gets the best epoch's weights back before ``after-mle`` is saved, and one ``mle_kept`` record
-    says which epoch that was. When an earlier epoch is put back, the MLE optimiser's state is
+    says which epoch that was (``kept_epoch``, ``epochs_run``, ``nll_val``, ``stopped_early``). When an earlier epoch is put back, the MLE optimiser's state is
     cleared (its moments belong to the later weights): MLE continued from ``after-mle`` starts a
     fresh Adam from the kept weights. The random streams go on from where the last epoch left
     them, and nothing else is touched (the agent's optimiser, the rollout policy and the reward
@@ -315,7 +315,10 @@ class SeqGANTrainer:
             self.best_weights.restore(self.generator)
             self.mle_optimizer.state.clear()  # Adam's moments belonged to the later weights
         stopped = done < self.config.mle_epochs
-        self._log({"phase": "mle_kept", "step": done, "kept_epoch": best["epoch"], "nll_val": best["nll_val"], "stopped_early": stopped})
+        self._log({
+            "phase": "mle_kept", "step": best["epoch"], "kept_epoch": best["epoch"], "epochs_run": done, "nll_val": best["nll_val"],
+            "stopped_early": stopped,
+        })  # fmt: skip (at the kept epoch's step: in the plot, a mark on its validation NLL)
         if not self.quiet and self.rank == 0:
             why = f"stopped early after {done} of {self.config.mle_epochs} epochs" if stopped else f"after {done} epochs"
             console().print(f"MLE pre-training {why}: kept epoch {best['epoch']} (validation NLL {best['nll_val']:.4f})")
