@@ -25,8 +25,9 @@ held-out oracle data. Beside each GAN stands MLE at the matched temperature (Cac
 the temperature at which the better MLE model (pre-trained or continued, whichever has the lower
 NLL-test at temperature 1) has the GAN's NLL-test, and that model's NLL-oracle there. Each GAN's
 verdict (``textgan.metrics.verdict``) comes from the seeds' paired differences there: beyond MLE's
-curve, inside it, or on it at this budget. The report gives mean ± std over seeds, NLL-oracle against epoch for all models in one PNG, and a
-temperature sweep of NLL-oracle (quality) against NLL-test (diversity), one curve per model.
+curve, inside it, or on it at this budget. The report gives mean ± std over seeds, NLL-oracle
+against epoch for all models in one PNG, and a temperature sweep of NLL-oracle (quality) against
+NLL-test (diversity), one curve per model.
 
 Layout of ``--out``::
 
@@ -520,7 +521,8 @@ def _curve(pretraining: SeqGANTrainer, continuation: SeqGANTrainer, mle_epochs: 
 def _claim_folder(out: Path, experiment: OracleExperiment) -> None:
     settings_path = out / "experiment.json"
     if settings_path.is_file():
-        previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        # a folder from before validation existed: an experiment without early stopping
+        previous = {"early_stopping": False, "num_val": OracleExperiment.num_val, **json.loads(settings_path.read_text(encoding="utf-8"))}
         if previous != experiment.settings():
             changed = sorted(k for k in {**previous, **experiment.settings()} if previous.get(k) != experiment.settings().get(k))
             raise UserError(

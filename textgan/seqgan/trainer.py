@@ -113,9 +113,9 @@ class SeqGANTrainer:
     ``BestWeights`` checkpoint item, ``mle_best``; its epoch and NLL in ``position["mle_best"]``);
     after ``mle_patience`` epochs without a better one, or after the last epoch, the generator
     gets the best epoch's weights back before ``after-mle`` is saved, and one ``mle_kept`` record
-    says which epoch that was (``kept_epoch``, ``epochs_run``, ``nll_val``, ``stopped_early``). When an earlier epoch is put back, the MLE optimiser's state is
-    cleared (its moments belong to the later weights): MLE continued from ``after-mle`` starts a
-    fresh Adam from the kept weights. The random streams go on from where the last epoch left
+    says which epoch that was (``kept_epoch``, ``epochs_run``, ``nll_val``, ``stopped_early``).
+    When an earlier epoch is put back, the MLE optimiser's state is cleared (its moments belong to
+    the later weights): MLE continued from ``after-mle`` starts a fresh Adam from the kept weights. The random streams go on from where the last epoch left
     them, and nothing else is touched (the agent's optimiser, the rollout policy and the reward
     model see no MLE step), so the GAN phases start from the kept model.
 
