@@ -249,11 +249,12 @@ def test_parallel_seeds_equal_sequential(tmp_path):
 def test_a_folder_from_before_early_stopping_goes_on_without_it(tmp_path):
     """experiment.json without early_stopping/num_val: an experiment with the fixed schedule."""
     oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
-    old = tiny_experiment(seeds=(), early_stopping=False).settings()
+    before = dict(seeds=(), num_val=OracleExperiment.num_val)  # (the default, what such a folder is read with)
+    old = tiny_experiment(**before, early_stopping=False).settings()
     del old["early_stopping"], old["num_val"]
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "experiment.json").write_text(json.dumps(old))
     with pytest.raises(UserError, match=r"other settings \(early_stopping\)"):
-        run_oracle_experiment(tiny_experiment(seeds=()), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
-    run_oracle_experiment(tiny_experiment(seeds=(), early_stopping=False), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
+        run_oracle_experiment(tiny_experiment(**before), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
+    run_oracle_experiment(tiny_experiment(**before, early_stopping=False), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
     assert json.loads((tmp_path / "old" / "experiment.json").read_text())["early_stopping"] is False
