@@ -135,6 +135,19 @@ def test_validation_rows_are_disjoint_from_what_mle_and_d_train_on(tmp_path, mon
     assert rows and rows <= train and not rows & val
 
 
+def test_a_run_whose_data_lost_its_validation_rows_is_refused(tmp_path):
+    from runcore import load_tensors, save_tensors
+    from runcore.errors import CheckpointError
+    from textgan.seqgan.runs import DATA_FILE
+
+    trainer = make_trainer(tmp_path, "run", mle_epochs=1)
+    tensors, metadata = load_tensors(trainer.run.path / DATA_FILE)
+    del tensors["val"]
+    save_tensors(trainer.run.path / DATA_FILE, tensors, metadata)
+    with pytest.raises(CheckpointError, match="no validation rows but the run has --val-fraction"):
+        open_run(trainer.run.path)
+
+
 def test_labels_split_with_their_rows(tmp_path):
     """A conditional run's validation rows keep their own classes (the class is the text's first letter)."""
     lines = random_corpus(tmp_path / "plain.txt", n=80).read_text().split()
