@@ -128,6 +128,9 @@ def test_long_lines_are_reported(tmp_path, capsys):
         (["--preset", "huge"], "preset"),
         (["--device", "cuda"], "cuda"),
         (["--no-such-flag"], "--no-such-flag"),
+        (["--val-fraction", "1"], "--val-fraction"),
+        (["--mle-patience", "2"], "--mle-patience 2 needs a validation split"),
+        (["--val-fraction", "0.001"], "--val-fraction 0.001 of 216 training lines leaves 0 validation"),  # (data prepared, no file)
     ],
 )
 def test_bad_option_values(tmp_path, capsys, args, fragment):

@@ -16,6 +16,7 @@ from textgan.commands.experiment import (
     run_oracle_experiment,
     seed_data,
 )
+from runcore import RunDir
 from runcore.errors import UserError
 from textgan.metrics import nll_test
 from textgan.metrics.sweep import matched_temperature
@@ -37,7 +38,7 @@ def _one_thread(one_torch_thread):
 
 def tiny_experiment(**changes) -> OracleExperiment:
     values = dict(
-        seeds=(0, 1), preset="small", num_train=48, num_test=16, eval_samples=32, curve_samples=16,
+        seeds=(0, 1), preset="small", num_train=48, num_test=16, num_val=16, eval_samples=32, curve_samples=16,
         sweep_samples=16, temperatures=(0.9, 1.0), overrides=dict(TINY), gans=GANS,
     )
     return OracleExperiment(**{**values, **changes})
@@ -85,13 +86,13 @@ def test_oracle_experiment_end_to_end(tmp_path, capsys):
     constant_keys = set(load_file(str(seed0 / "constant" / "checkpoints" / "final.safetensors")))
     seqgan_keys = set(load_file(str(seed0 / "seqgan" / "checkpoints" / "final.safetensors")))
     assert constant_keys < seqgan_keys
-    assert all(k.split("/")[0] in ("generator", "rollout_policy", "mle_optimizer") or k.startswith("agent_") for k in constant_keys)
+    assert all(k.split("/")[0] in ("generator", "rollout_policy", "mle_optimizer", "mle_best") or k.startswith("agent_") for k in constant_keys)
 
     # MLE at the matched temperature: recomputed here, its NLL-test is the GAN's
     matches = 0
     for seed in (0, 1):
         s = json.loads((out / f"seed-{seed}" / "summary.json").read_text())
-        _, test = seed_data(experiment, oracle, seed)
+        _, test, _ = seed_data(experiment, oracle, seed)
         better = min(("after_mle", "mle"), key=lambda name: s["final"][name]["nll_test"])
         for gan in GANS:
             match = s["matched"][gan]
@@ -117,7 +118,22 @@ def test_oracle_experiment_end_to_end(tmp_path, capsys):
     for gan in GANS:
         assert f"| {label(gan)} (2 MLE epochs + 2 rounds) |" in markdown, gan
         assert f"at {label(gan)}'s NLL-test |" in markdown, gan
-    assert "| MLE (4 epochs) |" in markdown and "Temperature sweep" in markdown
+    # early stopping: MLE kept the epoch of least validation NLL over pre-training and continuation
+    kept = {seed: json.loads((out / f"seed-{seed}" / "summary.json").read_text())["kept_epoch"] for seed in (0, 1)}
+    for seed in (0, 1):
+        logs = [RunDir.open(out / f"seed-{seed}" / name).read_log() for name in ("pretrain", "mle")]
+        nll_val = {r["step"]: r["nll_val"] for log in logs for r in log if r["phase"] == "mle"}
+        assert sorted(nll_val) == [1, 2, 3, 4]
+        assert kept[seed]["mle"] == min(nll_val, key=lambda e: (nll_val[e], e))
+        assert kept[seed]["after_mle"] == min((1, 2), key=lambda e: (nll_val[e], e))
+        assert all(kept[seed][gan] == kept[seed]["after_mle"] for gan in GANS)
+        assert results["kept_epoch"][str(seed)] == kept[seed]
+    assert f"| MLE (4 epochs, best: {kept[0]['mle']}, {kept[1]['mle']}) |" in markdown and "Temperature sweep" in markdown
+    for gan in GANS:  # the verdict, in results.json and in the GAN's row of the table
+        verdict = results["verdicts"][gan]
+        assert verdict["verdict"] in ("beyond", "inside", "on", "unmatched") and verdict["text"] in markdown
+        short = {"beyond": "beyond MLE's curve", "inside": "inside MLE's curve", "on": "on MLE's curve", "unmatched": "no match"}
+        assert f"| {short[verdict['verdict']]} |" in markdown.split(f"| {label(gan)} (2 MLE epochs + 2 rounds) |")[1].split("\n")[0]
     assert torch.equal(Oracle.load(out / "oracle.npz").Wo, oracle.Wo)
 
     # finished seeds are reused: the same numbers, nothing trained again
@@ -228,3 +244,17 @@ def test_parallel_seeds_equal_sequential(tmp_path):
         a, b = (json.loads((tmp_path / d / f"seed-{seed}" / "summary.json").read_text()) for d in ("seq", "par"))
         a.pop("seconds"), b.pop("seconds")
         assert a == b, seed
+
+
+def test_a_folder_from_before_early_stopping_goes_on_without_it(tmp_path):
+    """experiment.json without early_stopping/num_val: an experiment with the fixed schedule."""
+    oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
+    before = dict(seeds=(), num_val=OracleExperiment.num_val)  # (the default, what such a folder is read with)
+    old = tiny_experiment(**before, early_stopping=False).settings()
+    del old["early_stopping"], old["num_val"]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "experiment.json").write_text(json.dumps(old))
+    with pytest.raises(UserError, match=r"other settings \(early_stopping\)"):
+        run_oracle_experiment(tiny_experiment(**before), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
+    run_oracle_experiment(tiny_experiment(**before, early_stopping=False), tmp_path / "old", torch.device("cpu"), quiet=True, oracle=oracle)
+    assert json.loads((tmp_path / "old" / "experiment.json").read_text())["early_stopping"] is False

@@ -2,11 +2,20 @@
 and the comparison of the GAN family on it (``--gans seqgan maligan rankgan dpgan constant``).
 
 An oracle LSTM — the paper's own (``--oracle NPZ``) or a seeded random one — writes 10,000
-training sequences of 20 tokens. For each seed, MLE pre-training runs once (``pretrain``) and
+training sequences of 20 tokens (the paper's), then 2,000 held-out test sequences and, after
+those, 1,000 validation sequences: a separate draw from the seed's data stream, so the training
+and test data of every seed are those of the experiment before validation existed, and the 10,000
+training sequences stay the paper's. For each seed, MLE pre-training runs once (``pretrain``) and
 every other model continues from its ``after-mle`` checkpoint — the same generator, optimiser and
-random streams — so they differ only in what follows it, and the comparison is paired:
+random streams — so they differ only in what follows it, and the comparison is paired.
 
-- ``mle``: MLE continued for as many epochs as the GANs have adversarial rounds;
+With early stopping (the default; ``--no-early-stopping``: the paper's fixed schedule) MLE keeps
+the epoch with the best validation NLL (``textgan.seqgan.early_stopping``): the shared pre-training
+keeps its best epoch, so every GAN starts from the early-stopped MLE model, and
+
+- ``mle``: that model continued by MLE for as many epochs as the GANs have adversarial rounds,
+  keeping the best validation epoch of all (pre-training's and the continued ones) — the MLE
+  baseline, not MLE overfit by its last epochs (``kept_epoch`` in each seed's summary says which);
 - each GAN of ``--gans`` (default ``seqgan constant``): its own D pre-training, then adversarial
   rounds with its reward model; ``constant`` is the ablation with SeqGAN's estimator and a constant
   reward of 1 per token, so it pre-trains and trains no D (how much of the gain needs D at all).
@@ -14,9 +23,11 @@ random streams — so they differ only in what follows it, and the comparison is
 Each is scored by NLL-oracle on 10,000 of its samples (the paper's measure) and NLL-test on
 held-out oracle data. Beside each GAN stands MLE at the matched temperature (Caccia et al. 2018):
 the temperature at which the better MLE model (pre-trained or continued, whichever has the lower
-NLL-test at temperature 1) has the GAN's NLL-test, and that model's NLL-oracle there. The report
-gives mean ± std over seeds, NLL-oracle against epoch for all models in one PNG, and a
-temperature sweep of NLL-oracle (quality) against NLL-test (diversity), one curve per model.
+NLL-test at temperature 1) has the GAN's NLL-test, and that model's NLL-oracle there. Each GAN's
+verdict (``textgan.metrics.verdict``) comes from the seeds' paired differences there: beyond MLE's
+curve, inside it, or on it at this budget. The report gives mean ± std over seeds, NLL-oracle
+against epoch for all models in one PNG, and a temperature sweep of NLL-oracle (quality) against
+NLL-test (diversity), one curve per model.
 
 Layout of ``--out``::
 
@@ -53,6 +64,7 @@ from runcore import EXIT_INTERRUPTED, LATEST, Interrupted, RunDir, console, grac
 from runcore.errors import UserError
 from textgan.metrics import nll_oracle, nll_test, temperature_sweep
 from textgan.metrics.sweep import DEFAULT_TEMPERATURES, MATCH_RANGE, matched_temperature
+from textgan.metrics.verdict import curve_verdict
 from textgan.models import Generator
 from textgan.models.discriminator import PAPER_NUM_FILTERS
 from textgan.models.oracle import START_TOKEN, Oracle
@@ -117,6 +129,10 @@ class OracleExperiment:
     """oracle sequences to train on"""
     num_test: int = 2_000
     """held-out oracle sequences for NLL-test"""
+    num_val: int = 1_000
+    """validation oracle sequences (drawn after the training and test ones) for early stopping"""
+    early_stopping: bool = True
+    """MLE (the shared pre-training and the MLE baseline) keeps its best validation epoch"""
     eval_samples: int = 10_000
     """samples per final NLL-oracle (the paper: 10,000 or more)"""
     curve_samples: int = 2_000
@@ -178,6 +194,10 @@ def add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     oracle.add_argument("--mle-epochs", type=int, default=None)
     oracle.add_argument("--rounds", type=int, default=None)
     oracle.add_argument("--d-pretrain-steps", type=int, default=None)
+    oracle.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
+                        help="MLE keeps the epoch with the best NLL on 1,000 validation sequences drawn from the oracle: the shared "
+                        "pre-training (every GAN starts from it) and the MLE baseline (default: on; --no-early-stopping: the "
+                        "paper's fixed schedule, the last epoch)")
     oracle.add_argument("--d-precision", choices=("fp32", "bf16"), default=None,
                         help="the discriminator's compute precision (default fp32; bf16: autocast, fp32 weights and loss)")
     oracle.add_argument("--eval-samples", type=int, default=10_000, help="samples per final NLL-oracle")
@@ -203,6 +223,7 @@ def oracle_command(args: argparse.Namespace) -> int:
         oracle=args.oracle, oracle_seed=args.oracle_seed, seeds=tuple(dict.fromkeys(args.seeds)), preset=args.preset,
         eval_samples=args.eval_samples, curve_samples=args.curve_samples, sweep_samples=args.sweep_samples,
         temperatures=tuple(args.temperatures), gans=tuple(dict.fromkeys(args.gans)), overrides=overrides,
+        early_stopping=args.early_stopping,
     )
     for name in ("eval_samples", "curve_samples", "sweep_samples"):
         if getattr(experiment, name) < 1:
@@ -307,12 +328,14 @@ def run_oracle_experiment(
     return results
 
 
-def seed_data(experiment: OracleExperiment, oracle: Oracle, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seed's training and held-out oracle sequences (CPU), made again the same way each time."""
+def seed_data(experiment: OracleExperiment, oracle: Oracle, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The seed's training, held-out test and validation oracle sequences (CPU), made again the
+    same way each time: one stream, the validation draw last (the first two as before it existed)."""
     data_rng = torch.Generator().manual_seed(seed)
     train = oracle.sample(experiment.num_train, generator=data_rng).cpu()
     test = oracle.sample(experiment.num_test, generator=data_rng).cpu()
-    return train, test
+    val = oracle.sample(experiment.num_val, generator=data_rng).cpu()
+    return train, test, val
 
 
 def load_generator(
@@ -343,7 +366,8 @@ def _run_seed(
     held: list[RunDir],
 ) -> dict:
     show = console()
-    train, test = seed_data(experiment, oracle, seed)
+    train, test, val = seed_data(experiment, oracle, seed)
+    val = val if experiment.early_stopping else None
     tokens = OracleTokens(oracle.vocab_size)
 
     def evaluate(generator: Generator) -> dict[str, float]:
@@ -357,7 +381,7 @@ def _run_seed(
         if (path / "checkpoints" / f"{LATEST}.safetensors").is_file():
             run = RunDir.open(path).lock()
             held.append(run)
-            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate, val_tokens=val)
             made.load()
             return made
         if path.exists():
@@ -365,7 +389,7 @@ def _run_seed(
         with RunDir.creating(path) as run:
             held.append(run)
             run.write_config(config.to_dict())
-            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate)
+            made = build_trainer(config, run, tokens, train, test, device, quiet, evaluate=evaluate, val_tokens=val)
             if start is not None:
                 start(made)
             made.save()
@@ -374,14 +398,14 @@ def _run_seed(
     def from_pretraining(position: dict[str, Any] | None = None):
         def start(made: SeqGANTrainer) -> None:
             _continue_from(made, pretrain, "after-mle")
-            if position is not None:
-                made.position = dict(position)
+            if position is not None:  # (the best MLE epoch so far stays in it)
+                made.position = {**made.position, **position}
         return start
 
     base = experiment.seqgan_config(seed)
     base.max_len = oracle.seq_len
     folder.mkdir(parents=True, exist_ok=True)
-    show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs)")
+    show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs{', keeping the best validation epoch' if val is not None else ''})")
     # the constant reward builds no D: the shared start holds the generator, its optimiser and the
     # random streams; each GAN's reward model keeps the fresh init its own trainer gave it
     pretrain = trainer("pretrain", gan="constant", d_pretrain_steps=0, rounds=0, d_steps=0)
@@ -400,7 +424,7 @@ def _run_seed(
         runs[gan] = trainer(gan, start, gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
         runs[gan].train()
 
-    show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs")
+    show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs{', keeping the best validation epoch' if val is not None else ''}")
     mle = trainer(
         "mle", from_pretraining({"phase": "mle", "done": base.mle_epochs}),
         gan="constant", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0, d_steps=0,
@@ -450,12 +474,15 @@ def _run_seed(
                         task, advance=1, status=f"{v} T={point['temperature']:g}: {point['nll_oracle']:.3f}"
                     ),
                 )
+    trained = {"after_mle": pretrain, "mle": mle, **{gan: run if GANS[gan].build_agent is not None else pretrain for gan, run in runs.items()}}
     return {
         "seed": seed,
         "gans": list(experiment.gans),
         "random_init": initial,
         "final": final,
         "matched": matched,
+        # the MLE epoch each model kept (its own pre-training's, or the shared one's); None: the last
+        "kept_epoch": {name: made.position.get("mle_best", {}).get("epoch") for name, made in trained.items()},
         "curves": {
             "mle": _curve(pretrain, mle, base.mle_epochs),
             **{gan: _curve(run if GANS[gan].build_agent is not None else pretrain, run, base.mle_epochs) for gan, run in runs.items()},
@@ -494,7 +521,8 @@ def _curve(pretraining: SeqGANTrainer, continuation: SeqGANTrainer, mle_epochs: 
 def _claim_folder(out: Path, experiment: OracleExperiment) -> None:
     settings_path = out / "experiment.json"
     if settings_path.is_file():
-        previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        # a folder from before validation existed: an experiment without early stopping
+        previous = {"early_stopping": False, "num_val": OracleExperiment.num_val, **json.loads(settings_path.read_text(encoding="utf-8"))}
         if previous != experiment.settings():
             changed = sorted(k for k in {**previous, **experiment.settings()} if previous.get(k) != experiment.settings().get(k))
             raise UserError(
@@ -522,7 +550,7 @@ def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: 
         rows[name] = {
             metric: _mean_std([s["final"][name][metric] for s in summaries]) for metric in ("nll_oracle", "nll_test")
         }
-    matched = {}
+    matched, verdicts = {}, {}
     for gan in experiment.gans:
         entries = [s["matched"][gan] for s in summaries]
         found = [e for e in entries if e["temperature"] is not None]
@@ -530,6 +558,12 @@ def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: 
             "sources": [e["source"] for e in entries],
             "matched_seeds": [s["seed"] for s, e in zip(summaries, entries) if e["temperature"] is not None],
             **{metric: _mean_std([e[metric] for e in found]) for metric in ("temperature", "nll_oracle", "nll_test")},
+        }
+        # paired per seed: the GAN's NLL-oracle minus MLE's at the matched temperature, and at temperature 1
+        differences = [s["final"][gan]["nll_oracle"] - e["nll_oracle"] for s, e in zip(summaries, entries) if e["temperature"] is not None]
+        verdicts[gan] = {
+            **curve_verdict(differences, experiment.eval_samples),
+            "difference_at_temperature_1": _mean_std([s["final"][gan]["nll_oracle"] - s["final"]["mle"]["nll_oracle"] for s in summaries]),
         }
     return {
         "experiment": experiment.settings(),
@@ -540,6 +574,8 @@ def _aggregate(experiment: OracleExperiment, summaries: list[dict], oracle_nll: 
         "oracle_samples_nll": oracle_nll,
         "rows": rows,
         "matched": matched,
+        "verdicts": verdicts,
+        "kept_epoch": {str(s["seed"]): s.get("kept_epoch") for s in summaries},
         "match_range": list(MATCH_RANGE),
         "sweep": next(({"seed": s["seed"], "points": s["sweep"]} for s in summaries if s.get("sweep")), None),
         "published": PUBLISHED,
@@ -556,49 +592,93 @@ def _published(key: str) -> str:
     return f"{PUBLISHED[key]:.3f}" if key in PUBLISHED else "—"
 
 
-def _table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
-    """(model, NLL-oracle, NLL-test, temperature, published NLL-oracle) per table row."""
+SHORT_VERDICTS = {"beyond": "beyond MLE's curve", "inside": "inside MLE's curve", "on": "on MLE's curve", "unmatched": "no match"}
+
+
+def _kept(results: dict, model: str) -> str:
+    """The MLE epochs ``model`` kept over the seeds (early stopping), e.g. ``"8, 9"``; "" without."""
+    epochs = [kept.get(model) for kept in (results.get("kept_epoch") or {}).values() if kept]
+    return ", ".join(str(e) for e in epochs if e is not None)
+
+
+def _table_rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """(model, NLL-oracle, NLL-test, temperature, published NLL-oracle, verdict) per table row."""
     schedule = results["schedule"]
     m, r = schedule["mle_epochs"], schedule["rounds"]
     rows, seeds = results["rows"], len(results["seeds"])
+    early = results["experiment"].get("early_stopping", False)
+    names = {"after_mle": f"{m} epochs", "mle": f"{m + r} epochs"}
+    if early:  # the epochs each kept, seed by seed
+        names = {model: f"{epochs}, best: {_kept(results, model)}" for model, epochs in names.items()}
     lines = [
-        ("random initialisation", _cell(rows["random_init"]), "—", "1", _published("random_init")),
-        (f"MLE pre-trained ({m} epochs)", _cell(rows["after_mle"]["nll_oracle"]), _cell(rows["after_mle"]["nll_test"]), "1", "—"),
-        (f"MLE ({m + r} epochs)", _cell(rows["mle"]["nll_oracle"]), _cell(rows["mle"]["nll_test"]), "1", _published("mle")),
+        ("random initialisation", _cell(rows["random_init"]), "—", "1", _published("random_init"), ""),
+        (f"MLE pre-trained ({names['after_mle']})", _cell(rows["after_mle"]["nll_oracle"]), _cell(rows["after_mle"]["nll_test"]), "1", "—", ""),
+        (f"MLE ({names['mle']})", _cell(rows["mle"]["nll_oracle"]), _cell(rows["mle"]["nll_test"]), "1", _published("mle"), ""),
     ]
     low, high = results["match_range"]
+    verdicts = results.get("verdicts", {})
     for gan in results["experiment"]["gans"]:
+        verdict = verdicts.get(gan)
         lines.append((
             f"{label(gan)} ({m} MLE epochs + {r} rounds)", _cell(rows[gan]["nll_oracle"]), _cell(rows[gan]["nll_test"]), "1",
-            _published(gan),
+            _published(gan), SHORT_VERDICTS[verdict["verdict"]] if verdict else "",
         ))
         match = results["matched"][gan]
         sources = sorted(set(match["sources"]))
-        source = " / ".join(f"{m} epochs" if s == "after_mle" else f"{m + r} epochs" for s in sources)
+        source = " / ".join("pre-trained" if s == "after_mle" else names["mle"] for s in sources) if early else (
+            " / ".join(names[s] for s in sources))
         found = len(match["matched_seeds"])
         temperature = _cell(match["temperature"]) if found else f"none in [{low:g}, {high:g}]"
         if 0 < found < seeds:
             temperature += f" ({found} of {seeds} seeds)"
         lines.append((
-            f"  MLE ({source}) at {label(gan)}'s NLL-test", _cell(match["nll_oracle"]), _cell(match["nll_test"]), temperature, "—",
+            f"  MLE ({source}) at {label(gan)}'s NLL-test", _cell(match["nll_oracle"]), _cell(match["nll_test"]), temperature, "—", "",
         ))
-    lines.append(("oracle's own samples", f"{results['oracle_samples_nll']:.3f}", "—", "—", f"≈ {PUBLISHED['oracle']:.2f}"))
+    lines.append(("oracle's own samples", f"{results['oracle_samples_nll']:.3f}", "—", "—", f"≈ {PUBLISHED['oracle']:.2f}", ""))
+    return lines
+
+
+def _verdict_lines(results: dict) -> list[str]:
+    """One sentence per GAN: its verdict and the paired differences it rests on."""
+    lines = []
+    for gan, verdict in results.get("verdicts", {}).items():
+        line = f"- {label(gan)} {verdict['text']}"
+        if verdict["seeds"]:
+            line += (
+                f": NLL-oracle − MLE's at the matched temperature {verdict['mean_difference']:+.3f} (mean over "
+                f"{verdict['seeds']} seed(s); 2 standard errors {verdict['threshold']:.3f})"
+            )
+        at_one = verdict.get("difference_at_temperature_1")
+        if at_one:
+            line += f"; at temperature 1 {at_one['mean']:+.3f}"
+        lines.append(line + ".")
     return lines
 
 
 def _markdown(results: dict) -> str:
     seeds = ", ".join(map(str, results["seeds"]))
     low, high = results["match_range"]
+    experiment = results["experiment"]
+    early = (
+        f" MLE keeps the epoch with the best NLL on {experiment['num_val']:,} validation sequences, a separate draw from the "
+        f"oracle after the training and test ones (early stopping; the shared pre-training too, so every GAN starts from "
+        f"the early-stopped model)." if experiment.get("early_stopping") else " MLE runs its fixed schedule (no early stopping)."
+    )
     lines = [
-        f"NLL-oracle on {results['experiment']['eval_samples']:,} samples per model; mean ± std over seeds {seeds}. "
+        f"NLL-oracle on {experiment['eval_samples']:,} samples per model; mean ± std over seeds {seeds}.{early} "
         f"Under each GAN: the MLE model with the lower NLL-test at temperature 1 at the temperature (searched in "
-        f"[{low:g}, {high:g}]) where its NLL-test is the GAN's (Caccia et al. 2018).",
+        f"[{low:g}, {high:g}]) where its NLL-test is the GAN's (Caccia et al. 2018). Verdict: from the seeds' paired "
+        f"differences of NLL-oracle there (GAN − MLE), beyond or inside MLE's curve only when the mean exceeds 2 standard "
+        f"errors (the larger of the seeds' and the NLL-oracle's sampling error).",
         "",
-        "| model | NLL-oracle | NLL-test | temperature | published NLL-oracle |",
-        "|---|---|---|---|---|",
+        "| model | NLL-oracle | NLL-test | temperature | published NLL-oracle | verdict |",
+        "|---|---|---|---|---|---|",
     ]
     for row in _table_rows(results):
         lines.append("| " + " | ".join(row) + " |")
+    verdicts = _verdict_lines(results)
+    if verdicts:
+        lines += ["", *verdicts]
     if results["sweep"]:
         points = results["sweep"]["points"]
         names = [v for v in swept(results["experiment"]["gans"]) if v in points]
@@ -618,11 +698,13 @@ def _markdown(results: dict) -> str:
 
 def _print_results(show, results: dict, out: Path) -> None:
     table = Table(title=f"NLL-oracle ({results['experiment']['eval_samples']:,} samples), seeds {', '.join(map(str, results['seeds']))}")
-    for column in ("model", "NLL-oracle", "NLL-test", "temperature", "published"):
+    for column in ("model", "NLL-oracle", "NLL-test", "temperature", "published", "verdict"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in _table_rows(results):
         table.add_row(*row)
     show.print(table)
+    for line in _verdict_lines(results):
+        show.print(line, markup=False, highlight=False)
     show.print(f"results: {out / 'results.md'}, {out / 'results.json'}\ncurves: {out / 'nll_oracle.png'}, {out / 'quality_diversity.png'}")
 
 

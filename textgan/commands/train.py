@@ -71,14 +71,20 @@ def train_command(args: argparse.Namespace) -> int:
         check_data_parallel(config, world_size)
         device = _join_world(resolve_device(config.device), world_size)
         run = opened.run if rank == 0 else None
-        trainer = build_trainer(config, run, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size, labels=opened.labels)
+        trainer = build_trainer(
+            config, run, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size, labels=opened.labels,
+            val_tokens=opened.val,
+        )  # fmt: skip
         trainer.load(source=opened.run)
         if run is not None:
             run.write_config(config.to_dict())  # only once the checkpoint loaded: a failed resume changes nothing
         out.print(f"resuming {opened.run.path} at {trainer.position['phase']} step {trainer.position['done']}")
     else:
         preset = args.preset or "default"
-        config = SeqGANConfig(**{**_merge(preset_values(preset), given), "preset": preset})
+        values = _merge(preset_values(preset), given)
+        if not values.get("val_fraction") and "mle_patience" not in given:
+            values["mle_patience"] = 0  # --val-fraction 0 turns the preset's early stopping off, patience and all
+        config = SeqGANConfig(**{**values, "preset": preset})
         config.validate()
         check_settings(config)
         check_data_parallel(config, world_size)
@@ -94,7 +100,10 @@ def train_command(args: argparse.Namespace) -> int:
                 config.max_len = data.max_len
                 with RunDir.creating(path) as run:
                     write_run(run, config, data)
-                    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, device, args.quiet, world_size=world_size, labels=data.labels)
+                    trainer = build_trainer(
+                        config, run, data.tokenizer, data.train, data.test, device, args.quiet, world_size=world_size, labels=data.labels,
+                        val_tokens=data.val,
+                    )  # fmt: skip
                     trainer.save()  # the first checkpoint: a run stopped at any point after this can be resumed
                 made = run.path
             finally:  # the other ranks read what rank 0 prepared, once it is there (or stop)
@@ -105,7 +114,10 @@ def train_command(args: argparse.Namespace) -> int:
             if made is None:
                 raise UserError("rank 0 could not set the run up", "see rank 0's error above")
             opened = open_run(made)
-            trainer = build_trainer(opened.config, None, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size, labels=opened.labels)
+            trainer = build_trainer(
+                opened.config, None, opened.tokenizer, opened.train, opened.test, device, args.quiet, rank=rank, world_size=world_size,
+                labels=opened.labels, val_tokens=opened.val,
+            )  # fmt: skip
     try:
         with graceful_stop():
             trainer.train()
@@ -116,7 +128,8 @@ def train_command(args: argparse.Namespace) -> int:
         del trainer
         return _leave_world(0, world_size)
     records = trainer.run.read_log()
-    plot = plot_curves(records, ["mle_loss", "nll_test", "d_loss", "final_reward"], trainer.run.plots / "training.png", title=config.gan)
+    keys = ["mle_loss", "nll_test", *(["nll_val"] if any("nll_val" in r for r in records) else []), "d_loss", "final_reward"]
+    plot = plot_curves(records, keys, trainer.run.plots / "training.png", title=config.gan)
     out.print(f"\nsamples from the generator ({time.perf_counter() - start:.0f} s):")
     for line in trainer.sample_text(config.eval_samples, seed=config.seed + 1):
         out.print("  " + printable(line), markup=False, highlight=False)
@@ -161,8 +174,9 @@ def _leave_world(code: int, world_size: int) -> int:
 def _report(out, config: SeqGANConfig, data) -> None:
     tr = data.train_report
     out.print(f"tokenizer {data.tokenizer.kind} ({data.tokenizer_reason})", markup=False, highlight=False, soft_wrap=True)
+    held = "" if data.val is None else f", {len(data.val)} validation (held out of the training split, --val-fraction {config.val_fraction:g})"
     out.print(
-        f"corpus {data.source}: {tr.n_kept} training and {len(data.test)} test sequences, "
+        f"corpus {data.source}: {len(data.train)} training{held} and {len(data.test)} test sequences, "
         f"{data.tokenizer.vocab_size} {config.tokenizer} tokens, max_len {data.max_len}"
     )
     if data.labels is not None:

@@ -90,6 +90,8 @@ class ClassLabels:
     """``(N,)`` int64: the class of each training row"""
     test: torch.Tensor
     """``(M,)`` int64: the class of each test row"""
+    val: torch.Tensor | None = None
+    """``(K,)`` int64: the class of each validation row (a run with ``--val-fraction``)"""
 
     @property
     def num_classes(self) -> int:
@@ -109,7 +111,8 @@ class ClassLabels:
         """The labels a run's data file holds (None: a run without classes)."""
         if METADATA_KEY not in metadata or "train_labels" not in tensors or "test_labels" not in tensors:
             return None
-        return cls(tuple(metadata[METADATA_KEY].split("\n")), tensors["train_labels"], tensors["test_labels"])
+        names = tuple(metadata[METADATA_KEY].split("\n"))
+        return cls(names, tensors["train_labels"], tensors["test_labels"], tensors.get("val_labels"))
 
 
 def kept_rows(tokenizer: Tokenizer, texts, max_len: int, long_lines: str) -> np.ndarray:

@@ -195,8 +195,10 @@ def build_trainer(
     rank: int = 0,
     world_size: int = 1,
     labels: ClassLabels | None = None,
+    val_tokens: torch.Tensor | None = None,
 ) -> SeqGANTrainer:
     """The trainer a run's settings describe: its generator, agent and reward model built here.
+    ``val_tokens``: validation rows (not in ``train_tokens``): MLE pre-training keeps its best epoch.
 
     Under ``torchrun`` (``world_size > 1``, the process group initialised) every rank builds the
     same models from the run's seed, and ``run`` is None on ranks other than 0. ``labels``: the
@@ -217,5 +219,5 @@ def build_trainer(
         agent = build_agent(config, generator)
     return SeqGANTrainer(
         config, run, tokenizer, train_tokens, test_tokens, device, agent=agent, reward_model=reward_model,
-        quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size, labels=labels,
+        quiet=quiet, evaluate=evaluate, rank=rank, world_size=world_size, labels=labels, val_tokens=val_tokens,
     )  # fmt: skip

@@ -6,6 +6,7 @@ time: only the encoded tensors are held, never the text. A large corpus shows a 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +36,8 @@ class PreparedData:
     """the classes of a ``--conditional`` run (``label<TAB>text`` lines)"""
     tokenizer_reason: str = ""
     """why this tokenizer: the ``auto`` rule's one line, or that ``--tokenizer`` asked for it"""
+    val: torch.Tensor | None = None
+    """the validation rows, held out of the training split (``--val-fraction``; None: none)"""
 
 
 def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
@@ -70,10 +73,46 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
     if len(train_tokens) < 2:
         raise UserError(f"the corpus {config.corpus} has {len(train_tokens)} usable training line(s)", "give at least a few lines")
     config.check_sizes(tokenizer.vocab_size, max_len, len(train_tokens) + len(test_tokens))  # before any run file is written
+    train_tokens, val_tokens, labels = hold_out_validation(train_tokens, labels, config.val_fraction, config.seed)
     return PreparedData(
         tokenizer, train_tokens, test_tokens, max_len, train_report, test_report, splits.source, labels=labels,
-        tokenizer_reason=choice.reason,
+        tokenizer_reason=choice.reason, val=val_tokens,
     )  # fmt: skip
+
+
+def hold_out_validation(
+    train: torch.Tensor, labels: ClassLabels | None, fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None, ClassLabels | None]:
+    """Take ``round(fraction * N)`` seeded rows out of the ``N`` encoded training rows (and their
+    classes): returns (the rows left, in their order; the validation rows; the labels with
+    ``train`` and ``val`` split the same way). ``fraction`` 0: the rows as they are, no validation.
+
+    The tokenizer was fitted on the whole training split (the validation lines' words are in its
+    vocabulary); no training step sees the validation rows.
+
+    Raises:
+        UserError: the fraction leaves no validation row, or fewer than two training rows.
+
+    Examples:
+        >>> rows = torch.arange(10).unsqueeze(1)
+        >>> kept, val, _ = hold_out_validation(rows, None, 0.2, seed=0)
+        >>> len(kept), len(val), sorted(set(kept[:, 0].tolist()) | set(val[:, 0].tolist())) == list(range(10))
+        (8, 2, True)
+    """
+    if not fraction:
+        return train, None, labels
+    count = round(fraction * len(train))
+    if count < 1 or len(train) - count < 2:
+        raise UserError(
+            f"--val-fraction {fraction:g} of {len(train)} training lines leaves {count} validation and {len(train) - count} training lines",
+            "give a fraction that leaves at least one validation line and two training lines, or --val-fraction 0",
+        )
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    held = torch.zeros(len(train), dtype=torch.bool)
+    held[order[:count]] = True
+    if labels is not None:
+        labels = dataclasses.replace(labels, train=labels.train[~held], val=labels.train[held])
+    return train[~held], train[held], labels
 
 
 def _choose(config: SeqGANConfig, train, watch) -> TokenizerChoice:

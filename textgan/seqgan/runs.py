@@ -28,16 +28,24 @@ class OpenedRun:
     test: torch.Tensor
     labels: ClassLabels | None = None
     """the classes of a conditional run"""
+    val: torch.Tensor | None = None
+    """the validation rows held out of the training split (a run with ``--val-fraction``)"""
 
 
 def write_run(run: RunDir, config: SeqGANConfig, data: PreparedData) -> None:
     """Write what a new run holds besides checkpoints: the config, the tokenizer and the encoded
-    splits (kept so that a resumed run trains on exactly the same data, never preparing it again)."""
+    splits (kept so that a resumed run trains on exactly the same data, never preparing it again):
+    ``train`` and ``test``, and ``val`` (the validation rows, out of the training split) when the
+    run has them; a conditional run's classes as ``train_labels``, ``test_labels``, ``val_labels``."""
     run.write_config(config.to_dict())
     data.tokenizer.save(run.path / TOKENIZER_DIR)
     tensors, metadata = {"train": data.train, "test": data.test}, {"source": data.source}
+    if data.val is not None:
+        tensors["val"] = data.val
     if data.labels is not None:
         tensors.update(train_labels=data.labels.train, test_labels=data.labels.test)
+        if data.labels.val is not None:
+            tensors["val_labels"] = data.labels.val
         metadata.update(data.labels.metadata())
     save_tensors(run.path / DATA_FILE, tensors, metadata)
 
@@ -61,7 +69,10 @@ def open_run(path: str | Path) -> OpenedRun:
     labels = ClassLabels.from_saved(tensors, metadata) if config.conditional else None
     if config.conditional and labels is None:
         raise CheckpointError(f"{run.path / DATA_FILE} has no class labels but the run is conditional", "start a new run")
-    return OpenedRun(run, config, tokenizer, tensors["train"], tensors["test"], labels)
+    val = tensors.get("val")
+    if config.val_fraction and (val is None or (labels is not None and labels.val is None)):
+        raise CheckpointError(f"{run.path / DATA_FILE} has no validation rows but the run has --val-fraction", "start a new run")
+    return OpenedRun(run, config, tokenizer, tensors["train"], tensors["test"], labels, val)
 
 
 def best_checkpoint(run: RunDir) -> Path:

@@ -23,7 +23,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from textgan.agents.base import Agent
-from runcore import LATEST, Checkpointer, Interrupted, RunDir, adam, make_progress, require_finite_metrics, stop_requested, write_text_atomic
+from runcore import LATEST, Checkpointer, Interrupted, RunDir, adam, console, make_progress, require_finite_metrics, stop_requested, write_text_atomic
 from runcore.distributed import average_metrics, global_mean, rank_seed, sync_gradients, world_any
 from runcore.errors import UserError
 from runcore.loop import AdversarialSchedule, run_adversarial
@@ -36,6 +36,7 @@ from runcore.errors import CheckpointError
 from textgan.rewards.base import RewardModel
 from textgan.rewards.training import fit_reward_model
 from textgan.seqgan.config import SeqGANConfig
+from textgan.seqgan.early_stopping import BestWeights, patience_spent
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
 SAMPLES_PER_FILE = 100
@@ -104,6 +105,19 @@ class SeqGANTrainer:
             MLE on each row given its class, the env asks each episode for a class (drawn
             uniformly), negatives are sampled for uniformly drawn classes, and a class-aware
             reward model (SentiGAN's) trains on the rows' classes.
+        val_tokens: validation rows ``(K, max_len)``, none of them in ``train_tokens`` (of classes
+            ``labels.val``): MLE pre-training keeps its best epoch (below). None: the last epoch.
+
+    Early stopping (``val_tokens`` given): after each MLE epoch the validation NLL is logged
+    (``nll_val``, with ``best_epoch`` so far); the best epoch's weights are kept (a
+    ``BestWeights`` checkpoint item, ``mle_best``; its epoch and NLL in ``position["mle_best"]``);
+    after ``mle_patience`` epochs without a better one, or after the last epoch, the generator
+    gets the best epoch's weights back before ``after-mle`` is saved, and one ``mle_kept`` record
+    says which epoch that was (``kept_epoch``, ``epochs_run``, ``nll_val``, ``stopped_early``).
+    When an earlier epoch is put back, the MLE optimiser's state is cleared (its moments belong to
+    the later weights): MLE continued from ``after-mle`` starts a fresh Adam from the kept weights. The random streams go on from where the last epoch left
+    them, and nothing else is touched (the agent's optimiser, the rollout policy and the reward
+    model see no MLE step), so the GAN phases start from the kept model.
 
     Data-parallel (``world_size > 1``, a process group initialised): ``config.batch_size`` is the
     global batch and each rank takes ``batch_size / world_size`` of its rows — of each MLE
@@ -130,6 +144,7 @@ class SeqGANTrainer:
         rank: int = 0,
         world_size: int = 1,
         labels: ClassLabels | None = None,
+        val_tokens: torch.Tensor | None = None,
     ):
         self.config, self.run, self.tokenizer, self.device, self.quiet = config, run, tokenizer, device, quiet
         self.evaluate = evaluate
@@ -143,9 +158,12 @@ class SeqGANTrainer:
         self.train_labels = None if labels is None else labels.train.to(device)
         self.test_labels = None if labels is None else labels.test.to(device)
         self.max_len = train_tokens.shape[1]
+        self.val_tokens = None if val_tokens is None else val_tokens.to(device)
+        self.val_labels = None if val_tokens is None or labels is None else labels.val.to(device)
         self.agent, self.reward_model = agent, reward_model
         self.generator = agent.policy
         self.mle_optimizer = adam(self.generator.parameters(), lr=config.mle_lr)
+        self.best_weights = None if val_tokens is None else BestWeights(self.generator)
         self.envs = SeqGANVectorEnv(
             num_envs=self.local_batch,
             vocab_size=tokenizer.vocab_size,
@@ -179,6 +197,7 @@ class SeqGANTrainer:
             "generator": self.generator,
             "rollout_policy": self.envs.episodes.rollout_policy,
             "mle_optimizer": self.mle_optimizer,
+            **({} if self.best_weights is None else {"mle_best": self.best_weights}),
             **reward_items,
             **{f"agent_{name}": item for name, item in self.agent.checkpoint_items().items()},
         }
@@ -199,7 +218,7 @@ class SeqGANTrainer:
             raise CheckpointError(f"checkpoint {name} of {books.run.path} holds no valid position ({self.position})", "resume from an earlier checkpoint, or train again")
         if self.position["phase"] == "done" and self.position.get("rounds", 0) < self.config.rounds:
             # resumed with a larger --rounds: continue the adversarial phase
-            self.position = {"phase": "adversarial", "done": self.position["rounds"]}
+            self.position = {**self._kept(), "phase": "adversarial", "done": self.position["rounds"]}
         self.envs.episodes.refresh_rollout_states()  # the loaded weights change the cached states
 
     def _step_done(self, due: bool) -> None:
@@ -234,8 +253,12 @@ class SeqGANTrainer:
                 self._adversarial_phase()
         self.write_samples("final")
 
+    def _kept(self) -> dict[str, Any]:
+        """What of the position outlives its phase: the best MLE epoch, when there is one."""
+        return {key: self.position[key] for key in ("mle_best",) if key in self.position}
+
     def _advance(self, phase: str, checkpoint: str) -> None:
-        self.position = {"phase": PHASES[PHASES.index(phase) + 1], "done": 0}
+        self.position = {**self._kept(), "phase": PHASES[PHASES.index(phase) + 1], "done": 0}
         if phase == "adversarial":
             self.position["rounds"] = self.config.rounds
         self.save(checkpoint)
@@ -251,7 +274,8 @@ class SeqGANTrainer:
     def _mle_phase(self) -> None:
         cfg = self.config
         task = self.progress.add_task("MLE pre-training", total=cfg.mle_epochs, completed=self.position["done"], status="")
-        for epoch in range(self.position["done"], cfg.mle_epochs):
+        while self.position["done"] < cfg.mle_epochs and not patience_spent(self.position.get("mle_best"), self.position["done"], cfg.mle_patience):
+            epoch = self.position["done"]
             start = time.perf_counter()
             self._seed_rank_streams(epoch)
             order = torch.randperm(len(self.train_tokens), generator=self.rng).to(self.device)
@@ -263,10 +287,41 @@ class SeqGANTrainer:
             nll_test = mean_nll(self.generator, self.test_tokens, labels=self.test_labels)
             mle_loss = float(torch.stack(losses).mean())  # read once per epoch: no host wait per step
             self.position["done"] = epoch + 1
-            self._log({"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test, "seconds": time.perf_counter() - start})
-            self.progress.update(task, advance=1, status=_status({"mle_loss": mle_loss, "nll_test": nll_test}, ("mle_loss", "nll_test")))
+            record = {"phase": "mle", "step": epoch + 1, "mle_loss": mle_loss, "nll_test": nll_test}
+            if self.val_tokens is not None:
+                record.update(self._validate(epoch + 1))
+            self._log({**record, "seconds": time.perf_counter() - start})
+            self.progress.update(task, advance=1, status=_status(record, ("mle_loss", "nll_val", "nll_test")))
             self._step_done((epoch + 1) % cfg.checkpoint_every == 0)
+        if self.val_tokens is not None:
+            self._keep_best_epoch()
         self._advance("mle", "after-mle")
+
+    def _validate(self, epoch: int) -> dict[str, Any]:
+        """Epoch ``epoch``'s validation NLL; its weights are kept when it is the best so far."""
+        nll_val = mean_nll(self.generator, self.val_tokens, labels=self.val_labels)
+        best = self.position.get("mle_best")
+        if best is None or nll_val < best["nll_val"]:
+            self.best_weights.keep(self.generator)
+            self.position["mle_best"] = best = {"epoch": epoch, "nll_val": nll_val}
+        return {"nll_val": nll_val, "best_epoch": best["epoch"]}
+
+    def _keep_best_epoch(self) -> None:
+        """The end of MLE with early stopping: the best epoch's weights back into the generator."""
+        best, done = self.position.get("mle_best"), self.position["done"]
+        if best is None:
+            return  # no MLE epoch ran
+        if best["epoch"] != done:
+            self.best_weights.restore(self.generator)
+            self.mle_optimizer.state.clear()  # Adam's moments belonged to the later weights
+        stopped = done < self.config.mle_epochs
+        self._log({
+            "phase": "mle_kept", "step": best["epoch"], "kept_epoch": best["epoch"], "epochs_run": done, "nll_val": best["nll_val"],
+            "stopped_early": stopped,
+        })  # fmt: skip (at the kept epoch's step: in the plot, a mark on its validation NLL)
+        if not self.quiet and self.rank == 0:
+            why = f"stopped early after {done} of {self.config.mle_epochs} epochs" if stopped else f"after {done} epochs"
+            console().print(f"MLE pre-training {why}: kept epoch {best['epoch']} (validation NLL {best['nll_val']:.4f})")
 
     def mle_step(self, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One clipped MLE step on this rank's rows ``tokens`` (of classes ``labels``) of a batch;
