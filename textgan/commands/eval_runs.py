@@ -297,23 +297,22 @@ def print_comparison(result: dict) -> None:
             (f"MS-Jaccard-{n}", ("ms_jaccard", str(n))), (f"distinct-{n}", ("distinct", str(n))), ("LM score", ("lm_score",)),
             ("reverse-LM score", ("reverse_lm_score",)), ("Fréchet distance", ("frechet_distance",)))  # fmt: skip
 
-    def table(title: str, points: Sequence[dict], headings: Sequence[str]) -> Table:
-        made = Table(title=title, title_justify="left")
+    def table(title: str, points: Sequence[dict], headings: Sequence[str]) -> None:
+        out.print(title, markup=False, highlight=False, soft_wrap=True)
+        made = Table()
         made.add_column("")
         for heading in headings:
             made.add_column(heading, justify="right")
         for name, keys in rows:
             made.add_row(name, *(f"{_lookup(point, keys):.4f}" for point in points))
-        return made
+        out.print(made)
 
     for entry in result["runs"]:
-        out.print(table(f"{entry['run']} (checkpoint {entry['checkpoint']})", entry["points"], [f"T={p['temperature']:g}" for p in entry["points"]]))
+        table(f"{entry['run']} (checkpoint {entry['checkpoint']})", entry["points"], [f"T={p['temperature']:g}" for p in entry["points"]])
     matched = [entry for entry in result.get("matched", []) if entry["temperature"] is not None]
     if matched:
-        headings = [f"T={entry['temperature']:.3f} ({i})" for i, entry in enumerate(matched, 1)]
-        out.print(table(f"{matched[0]['baseline']} at matched temperatures: its NLL-test equals that of "
-                        + ", ".join(f"({i}) {entry['run']}" for i, entry in enumerate(matched, 1)) + " at T=1",
-                        [entry["point"] for entry in matched], headings))  # fmt: skip
+        table(f"{matched[0]['baseline']} at matched temperatures (its NLL-test there is that of the run named at T=1)",
+              [entry["point"] for entry in matched], [f"{entry['run']}: T={entry['temperature']:.3f}" for entry in matched])  # fmt: skip
     out.print(
         f"the test set: Self-BLEU-{n} {result['test_self_bleu'][str(n)]:.4f}, distinct-{n} {result['test_distinct'][str(n)]:.4f},"
         f" LM score {result['test_lm_score']:.4f}; LM and reverse-LM scores in nats per token; the real-text LM and encoder"
