@@ -87,7 +87,7 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     compare = parser.add_argument_group("eval RUN [RUN ...] --temperatures T [T ...] (textgan.commands.eval_runs)")
     compare.add_argument("--temperatures", type=float, nargs="+", default=None, metavar="T",
                          help="score every run at each temperature; plot quality against diversity and list the dominated runs")
-    compare.add_argument("--plot", default=None, metavar="FILE.png", help=f"the comparison's PNG (default FIRST_RUN/plots/quality_diversity.png)")
+    compare.add_argument("--plot", default=None, metavar="FILE.png", help="the comparison's PNG (default FIRST_RUN/plots/quality_diversity.png)")
     parser.set_defaults(run_command=eval_command)
 
 
