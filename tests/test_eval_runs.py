@@ -3,6 +3,7 @@ matched temperature, and one-line errors that write nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -11,14 +12,17 @@ import shutil
 import pytest
 import torch
 
-from runcore import load_tensors, save_tensors
+from runcore import RunDir, load_tensors, save_modules, save_tensors, write_json_atomic
 from textgan.cli import main
+from textgan.commands.experiment import OracleExperiment, OracleTokens, seed_data
 from textgan.gans import build_trainer
 from textgan.metrics import nll_test
 from textgan.metrics.pareto import dominated_models
+from textgan.models.oracle import Oracle
 from textgan.seqgan.config import SeqGANConfig, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import DATA_FILE, create_run, open_run, run_generator
+from textgan.seqgan.trainer import build_generator
 
 SCALE = 1.25  # the final checkpoint's logits are the pre-trained one's times this: itself at temperature 0.8
 TEMPERATURES = ("0.8", "1.0", "1.25")
@@ -216,3 +220,39 @@ def test_a_different_test_split_is_refused(runs, tmp_path, capsys):
     save_tensors(moved / DATA_FILE, {**tensors, "test": tensors["test"].flip(0)}, metadata)  # the same lines, another order
     code, out, err = run_cli(capsys, "eval", path, moved, "--temperatures", "1")
     assert code == 2 and out == "" and err.count("\n") == 1 and "have different test splits" in err, err
+
+
+def test_oracle_experiment_runs_compare_with_nll_oracle(tmp_path, capsys):
+    """A folder laid out as ``textgan experiment oracle`` writes it (experiment.json, oracle.npz,
+    seed-S/NAME run directories with config and checkpoints, no tokenizer or data)."""
+    experiment = OracleExperiment(seeds=(0,), preset="small", num_train=40, num_test=12, overrides=dict(g_embed_dim=8, g_hidden_dim=8))
+    oracle = Oracle.random(seed=0, vocab_size=30, dim=6, seq_len=8)
+    out = tmp_path / "exp"
+    out.mkdir()
+    write_json_atomic(out / "experiment.json", experiment.settings())
+    oracle.save(out / "oracle.npz")
+    config = dataclasses.replace(experiment.seqgan_config(0), max_len=oracle.seq_len)
+    generators = {}
+    for index, name in enumerate(("pretrain", "seqgan")):
+        run = RunDir.create(out / "seed-0" / name)
+        run.write_config(config.to_dict())
+        torch.manual_seed(index)
+        generators[name] = build_generator(config, OracleTokens(oracle.vocab_size))
+        save_modules(run.checkpoint_path("after-mle" if name == "pretrain" else "final"), {"generator": generators[name]})
+        run.unlock()
+    first, second = out / "seed-0" / "pretrain@after-mle", out / "seed-0" / "seqgan"
+    code, out_text, err = run_cli(capsys, "eval", first, second, "-n", 24, "--temperatures", "0.9", "1.1", "--json")
+    assert code == 0, err
+    result = json.loads(out_text)
+    assert result["unit"] == "token" and result["pairs"][0]["name"] == "NLL-oracle vs NLL-test"
+    _, test = seed_data(experiment, oracle, 0)
+    assert result["references"] == len(test)
+    for entry, generator in zip(result["runs"], generators.values()):
+        for point in entry["points"]:
+            samples = generator.sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0), temperature=point["temperature"])
+            torch.testing.assert_close(point["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
+            torch.testing.assert_close(point["nll_test"], nll_test(generator, test, temperature=point["temperature"]), rtol=0, atol=1e-9)
+    (matched,) = result["matched"]  # the baseline sampled at the matched temperature, NLL-oracle included
+    samples = generators["pretrain"].sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0), temperature=matched["temperature"])
+    torch.testing.assert_close(matched["point"]["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
+    torch.testing.assert_close(matched["point"]["nll_test"], nll_test(generators["seqgan"], test), rtol=0, atol=1e-5)

@@ -16,6 +16,12 @@ model, trained on the first run's training split (cached in its ``eval-cache``),
 Fréchet distances compare across runs. Each sample set's reverse LM is cached in its own run's
 ``eval-cache``.
 
+A run directory of ``textgan experiment oracle`` (``OUT/seed-S/NAME``; ``pretrain@after-mle`` is
+the MLE pre-training) is opened with its seed's data made again from the experiment
+(:mod:`textgan.commands.oracle_runs`); its n-grams are the oracle's token ids, and its points
+also hold NLL-oracle, drawn against NLL-test when every run has an oracle. Runs of one seed share
+a test split; runs of different seeds do not, and are refused.
+
 One PNG (``--plot``, default ``FIRST_RUN/plots/quality_diversity.png``) holds one panel per
 quality-diversity pair (:data:`pairs`), each run one line through its temperatures, each point
 labelled with its temperature; each panel's title names the runs it finds dominated
@@ -48,6 +54,8 @@ from textgan.metrics.pareto import dominated_models
 from textgan.metrics.real_text import RealTextScorer, flat_scores
 from textgan.metrics.sweep import MATCH_RANGE, matched_temperature
 from textgan.models import Generator
+from textgan.commands.oracle_runs import is_oracle_run, open_oracle_run
+from textgan.models.oracle import Oracle
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 CHECKPOINT_SEPARATOR = "@"
@@ -94,19 +102,24 @@ class Axis:
         return f"{self.name} ({self.role}; {'higher' if self.higher_is_better else 'lower'} is better)"
 
 
-def pairs(order: int) -> list[tuple[Axis, Axis]]:
+def pairs(order: int, oracle: bool = False) -> list[tuple[Axis, Axis]]:
     """The planes drawn and judged: ``(diversity axis, quality axis)``.
 
+    - with an ``oracle`` (runs of ``textgan experiment oracle``): NLL-oracle against NLL-test, the
+      experiment's own plane (Caccia et al. 2018);
     - BLEU-n against Self-BLEU-n (Caccia et al. 2018; Zhu et al. 2018), n the highest order asked for;
     - LM score against reverse-LM score (Semeniuta et al. 2018);
     - LM score against NLL-test: the real-data counterpart of the oracle experiment's NLL-oracle
       against NLL-test (a model of the real text scores the samples, where the oracle would).
     """
     quality_lm = Axis("lm_score", "LM score", "quality", False)
+    coverage_nll = Axis("nll_test", "NLL-test", "coverage", False)
+    synthetic = [(coverage_nll, Axis("nll_oracle", "NLL-oracle", "quality", False))] if oracle else []
     return [
+        *synthetic,
         (Axis(f"self_bleu_{order}", f"Self-BLEU-{order}", "diversity", False), Axis(f"bleu_{order}", f"BLEU-{order}", "quality", True)),
         (Axis("reverse_lm_score", "reverse-LM score", "coverage", False), quality_lm),
-        (Axis("nll_test", "NLL-test", "coverage", False), quality_lm),
+        (coverage_nll, quality_lm),
     ]
 
 
@@ -114,8 +127,22 @@ def pairs(order: int) -> list[tuple[Axis, Axis]]:
 class ComparedRun:
     spec: RunSpec
     opened: OpenedRun
+    oracle: Oracle | None
+    """the oracle of a run of ``textgan experiment oracle``, else None"""
     generator: Generator
     checkpoint: Path
+
+    def oracle_scores(self, samples: torch.Tensor) -> dict[str, float]:
+        """NLL-oracle of the samples where there is an oracle."""
+        return {} if self.oracle is None else {"nll_oracle": self.oracle.nll(samples.to(self.oracle.g_embeddings.device))}
+
+
+def open_compared(spec: RunSpec) -> tuple[OpenedRun, Oracle | None]:
+    """A run directory of ``textgan train``, or of ``textgan experiment oracle`` with its oracle."""
+    if is_oracle_run(spec.path):
+        made = open_oracle_run(spec.path)
+        return made.opened, made.oracle
+    return open_run(spec.path), None
 
 
 def check_temperatures(temperatures: Sequence[float]) -> list[float]:
@@ -143,7 +170,8 @@ def compare_runs(args: argparse.Namespace, targets: Sequence[str], orders: tuple
         raise UserError(f"-n must be at least 1, got {args.num_samples}", "ask for one or more samples")
     if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
         raise UserError(f"--plot {args.plot} does not end in .png", "name a .png file")
-    opened = [(spec, open_run(spec.path)) for spec in specs]
+    sources = [(spec, *open_compared(spec)) for spec in specs]
+    opened = [(spec, run) for spec, run, _ in sources]
     for spec, run in opened:
         if spec.checkpoint is not None:
             run.run.named_checkpoint(spec.checkpoint)
@@ -156,9 +184,10 @@ def compare_runs(args: argparse.Namespace, targets: Sequence[str], orders: tuple
     plot = Path(args.plot) if args.plot is not None else first.run.plots / PLOT_NAME
 
     device = resolve_device(args.device)
-    runs = [ComparedRun(spec, run, *run_generator(run, spec.checkpoint, device)) for spec, run in opened]
+    runs = [ComparedRun(spec, run, oracle, *run_generator(run, spec.checkpoint, device)) for spec, run, oracle in sources]
     num = args.num_samples or len(first.test)
-    unit = args.unit or text_unit(map(first.tokenizer.decode, first.test))
+    with_oracle = all(run.oracle is not None for run in runs)
+    unit = args.unit or ("token" if with_oracle else text_unit(map(first.tokenizer.decode, first.test)))  # oracle ids are tokens
     units = lambda tokens: token_lists(tokens, first, unit)  # noqa: E731
     tokenizer, width = first.tokenizer, first.test.shape[1]
     references = units(first.test)
@@ -173,6 +202,7 @@ def compare_runs(args: argparse.Namespace, targets: Sequence[str], orders: tuple
             **{key: scores[key] for key in ("bleu", "self_bleu", "ms_jaccard")},
             "distinct": {str(n): distinct_n(units(samples), n) for n in orders},
             **{key: scores[key] for key in ("lm_score", "reverse_lm_score", "frechet_distance")},
+            **run.oracle_scores(samples),
             "reverse_lm": scores["models"]["reverse_lm"],
             "seconds": round(time.perf_counter() - start, 3),
         }
@@ -204,7 +234,7 @@ def compare_runs(args: argparse.Namespace, targets: Sequence[str], orders: tuple
             matched.append(entry)
             progress.update(task, advance=1)
     order = max(orders)
-    judged = [_judge(x, y, scored) for x, y in pairs(order)]
+    judged = [_judge(x, y, scored) for x, y in pairs(order, oracle=with_oracle)]
     result = {
         "runs": scored,
         "temperatures": temperatures,
@@ -248,7 +278,8 @@ def _check_comparable(opened: Sequence[tuple[RunSpec, OpenedRun]]) -> None:
 
 
 def _vocabulary(run: OpenedRun) -> tuple:
-    return (run.tokenizer.kind, tuple(run.tokenizer.token(i) for i in range(run.tokenizer.vocab_size)))
+    """The tokenizer's kind and what each id reads as."""
+    return (run.tokenizer.kind, tuple(run.tokenizer.decode([i]) for i in range(run.tokenizer.vocab_size)))
 
 
 def _judge(x: Axis, y: Axis, scored: Sequence[dict]) -> dict:
@@ -296,6 +327,8 @@ def print_comparison(result: dict) -> None:
     rows = (("NLL-test", ("nll_test",)), (f"BLEU-{n}", ("bleu", str(n))), (f"Self-BLEU-{n}", ("self_bleu", str(n))),
             (f"MS-Jaccard-{n}", ("ms_jaccard", str(n))), (f"distinct-{n}", ("distinct", str(n))), ("LM score", ("lm_score",)),
             ("reverse-LM score", ("reverse_lm_score",)), ("Fréchet distance", ("frechet_distance",)))  # fmt: skip
+    if "nll_oracle" in result["runs"][0]["points"][0]:
+        rows = (("NLL-oracle", ("nll_oracle",)), *rows)
 
     def table(title: str, points: Sequence[dict], headings: Sequence[str]) -> None:
         out.print(title, markup=False, highlight=False, soft_wrap=True)
