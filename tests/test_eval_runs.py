@@ -256,3 +256,18 @@ def test_oracle_experiment_runs_compare_with_nll_oracle(tmp_path, capsys):
     samples = generators["pretrain"].sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0), temperature=matched["temperature"])
     torch.testing.assert_close(matched["point"]["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
     torch.testing.assert_close(matched["point"]["nll_test"], nll_test(generators["seqgan"], test), rtol=0, atol=1e-5)
+
+
+def test_one_run_named_with_its_checkpoint_and_one_run_over_temperatures(runs, capsys):
+    path, *_ = runs
+    code, out, _ = run_cli(capsys, "eval", f"{path}@after-mle", "-n", 10, "--n", 2, "--json")
+    named = json.loads(out)
+    code_flag, out, _ = run_cli(capsys, "eval", path, "--checkpoint", "after-mle", "-n", 10, "--n", 2, "--json")
+    flagged = json.loads(out)
+    assert code == code_flag == 0 and named["checkpoint"] == "after-mle" and named["temperature"] == 1.0
+    for key in ("nll_test", "bleu", "self_bleu", "lm_score", "reverse_lm_score", "frechet_distance"):
+        assert named[key] == flagged[key], key
+    code, out, _ = run_cli(capsys, "eval", path, "-n", 10, "--n", 2, "--temperatures", "1.0", "--json")
+    alone = json.loads(out)
+    assert code == 0 and len(alone["runs"]) == 1 and "matched" not in alone
+    assert all(pair["dominated"] == {} for pair in alone["pairs"])  # nothing to be beaten by
