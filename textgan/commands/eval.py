@@ -15,7 +15,9 @@ whose lines are words separated by spaces, characters otherwise (``textgan.data.
 ``--unit word|char|token`` overrides (``token``: a run's own tokens, e.g. SentencePiece pieces;
 for files, the whitespace-separated tokens as written).
 
-``RUN_DIR@CHECKPOINT`` names one of the run's checkpoints (as ``--checkpoint`` does).
+``RUN_DIR@CHECKPOINT`` names one of the run's checkpoints (as ``--checkpoint`` does). A run
+directory of ``textgan experiment oracle`` is scored as a comparison of one run (its data made
+again from the experiment; NLL-oracle added).
 ``textgan eval RUN [RUN ...] --temperatures T [T ...]`` compares runs over sampling temperatures:
 every metric at every temperature, one quality-against-diversity PNG, the dominated runs, and the
 first run at each other's matched temperature (``textgan.commands.eval_runs``).
@@ -43,6 +45,7 @@ from rich.text import Text
 from runcore import console, make_progress, resolve_device
 from runcore.errors import UserError
 from runcore.printable import printable
+from textgan.commands.oracle_runs import is_oracle_run
 from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
 from textgan.data import read_text_lines
 from textgan.data.choice import text_unit
@@ -109,9 +112,10 @@ def eval_command(args: argparse.Namespace) -> int:
                 f"{', '.join(given)} apply to 'textgan eval bleu', not to a run directory",
                 "use textgan eval bleu --hyp FILE --ref FILE, or textgan eval RUN_DIR",
             )
-        if len(args.targets) > 1 or args.temperatures is not None:
-            from textgan.commands.eval_runs import compare_runs, print_comparison  # (it builds on this module)
+        from textgan.commands.eval_runs import compare_runs, parse_run_spec, print_comparison  # (it builds on this module)
 
+        # an oracle experiment's run is scored as a comparison of one run (its data made again, NLL-oracle added)
+        if len(args.targets) > 1 or args.temperatures is not None or is_oracle_run(parse_run_spec(args.targets[0]).path):
             result = compare_runs(args, args.targets, check_orders(args.orders))
             if args.json:
                 print(json.dumps(result, indent=2))
@@ -194,7 +198,7 @@ def means(scores: dict[int, list[float]]) -> dict[str, float]:
 
 
 def _score_run(args: argparse.Namespace, target: str) -> dict:
-    from textgan.commands.eval_runs import parse_run_spec
+    from textgan.commands.eval_runs import parse_run_spec  # (it builds on this module)
 
     spec = parse_run_spec(target)
     if spec.checkpoint is not None and args.checkpoint is not None:
