@@ -256,6 +256,12 @@ def test_oracle_experiment_runs_compare_with_nll_oracle(tmp_path, capsys):
     samples = generators["pretrain"].sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0), temperature=matched["temperature"])
     torch.testing.assert_close(matched["point"]["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
     torch.testing.assert_close(matched["point"]["nll_test"], nll_test(generators["seqgan"], test), rtol=0, atol=1e-5)
+    # one oracle run alone is the comparison of one run at temperature 1 (textgan eval RUN cannot open it)
+    code, out_text, _ = run_cli(capsys, "eval", second, "-n", 24, "--json")
+    (alone,) = json.loads(out_text)["runs"]
+    samples = generators["seqgan"].sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0))
+    assert code == 0 and alone["points"][0]["temperature"] == 1.0
+    torch.testing.assert_close(alone["points"][0]["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
 
 
 def test_one_run_named_with_its_checkpoint_and_one_run_over_temperatures(runs, capsys):
@@ -271,9 +277,3 @@ def test_one_run_named_with_its_checkpoint_and_one_run_over_temperatures(runs, c
     alone = json.loads(out)
     assert code == 0 and len(alone["runs"]) == 1 and "matched" not in alone
     assert all(pair["dominated"] == {} for pair in alone["pairs"])  # nothing to be beaten by
-    # one oracle run alone is the comparison of one run at temperature 1 (textgan eval RUN cannot open it)
-    code, out_text, _ = run_cli(capsys, "eval", second, "-n", 24, "--json")
-    (alone,) = json.loads(out_text)["runs"]
-    samples = generators["seqgan"].sample(24, oracle.seq_len, generator=torch.Generator().manual_seed(0))
-    assert code == 0 and alone["points"][0]["temperature"] == 1.0
-    torch.testing.assert_close(alone["points"][0]["nll_oracle"], oracle.nll(samples), rtol=0, atol=1e-9)
