@@ -12,7 +12,7 @@ import shutil
 import pytest
 import torch
 
-from runcore import RunDir, load_tensors, save_modules, save_tensors, write_json_atomic
+from runcore import RunDir, load_tensors, plot_panels, save_modules, save_tensors, write_json_atomic
 from textgan.cli import main
 from textgan.commands.experiment import OracleExperiment, OracleTokens, seed_data
 from textgan.gans import build_trainer
@@ -277,3 +277,18 @@ def test_one_run_named_with_its_checkpoint_and_one_run_over_temperatures(runs, c
     alone = json.loads(out)
     assert code == 0 and len(alone["runs"]) == 1 and "matched" not in alone
     assert all(pair["dominated"] == {} for pair in alone["pairs"])  # nothing to be beaten by
+
+
+def test_plot_panels_writes_one_png_of_all_panels(tmp_path):
+    from PIL import Image
+
+    panel = {"xlabel": "Self-BLEU-5", "ylabel": "BLEU-5", "title": "dominated: none",
+             "series": {"mle": ([0.2, 0.3, math.nan], [0.5, 0.6, 0.7]), "gan": ([0.25], [0.55])},
+             "point_labels": {"mle": ["T=0.8", "T=1", "T=1.2"]}}  # fmt: skip
+    two = plot_panels([panel, panel], tmp_path / "two.png")
+    three = plot_panels([panel] * 3, tmp_path / "three.png", columns=3)
+    with Image.open(two) as a, Image.open(three) as b:
+        assert a.format == b.format == "PNG" and b.size[0] > a.size[0] and b.size[1] == a.size[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["three.png", "two.png"]  # no temporary files left
+    with pytest.raises(ValueError, match="2 x values but 1 y"):
+        plot_panels([{**panel, "series": {"bad": ([0, 1], [1.0])}}], tmp_path / "bad.png")
