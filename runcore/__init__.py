@@ -25,7 +25,7 @@ from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, se
 from runcore.graphs import GraphedStep
 from runcore.optim import adam
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
-from runcore.plots import plot_curves, plot_series
+from runcore.plots import plot_curves, plot_panels, plot_series
 from runcore.progress import console, make_progress
 from runcore.rundir import RunDir
 
@@ -57,6 +57,7 @@ __all__ = [
     "maybe_compile",
     "merge_metrics",
     "plot_curves",
+    "plot_panels",
     "plot_series",
     "resolve_device",
     "run_adversarial",

@@ -16,7 +16,7 @@ from typing import Any
 
 from runcore.checkpoint import write_bytes_atomic
 
-__all__ = ["plot_curves", "plot_series"]
+__all__ = ["plot_curves", "plot_panels", "plot_series"]
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
@@ -110,6 +110,55 @@ def plot_series(
         ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
+    return _save(figure, canvas, path)
+
+
+def plot_panels(
+    panels: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike,
+    title: str = "",
+    columns: int = 2,
+) -> Path:
+    """Several axes on one PNG, each of labelled lines whose points carry their own text, saved atomically.
+
+    Each panel is a mapping with ``"xlabel"``, ``"ylabel"``, ``"series"`` (``{label: (xs, ys)}``,
+    one colour and marker per label, the same in every panel) and optionally ``"point_labels"``
+    (``{label: [text per point]}``, written beside each point) and ``"title"``. Non-finite
+    points are left out.
+
+    Returns:
+        ``path`` as a ``Path``.
+    """
+    if not panels:
+        raise ValueError("plot_panels needs at least one panel")
+    columns = max(1, min(columns, len(panels)))
+    rows = math.ceil(len(panels) / columns)
+    figure, canvas = _figure(width=5.2 * columns, height=4.2 * rows + 0.4)
+    axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
+    labels = list(dict.fromkeys(label for panel in panels for label in panel["series"]))
+    for ax, panel in zip(axes, panels):
+        for label, (xs, ys) in panel["series"].items():
+            if len(xs) != len(ys):
+                raise ValueError(f"series {label!r} has {len(xs)} x values but {len(ys)} y values")
+            texts = panel.get("point_labels", {}).get(label, [""] * len(xs))
+            kept = [(x, y, t) for x, y, t in zip(map(_number, xs), map(_number, ys), texts) if x is not None and y is not None]
+            i = labels.index(label)
+            ax.plot([x for x, _, _ in kept], [y for _, y, _ in kept], label=label, color=f"C{i % 10}",
+                    marker=_MARKERS[i % len(_MARKERS)], markersize=4, linewidth=1.2)  # fmt: skip
+            for x, y, text in kept:
+                if text:
+                    ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small", color=f"C{i % 10}")
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_ylabel(panel["ylabel"])
+        ax.grid(True, alpha=0.3)
+        if panel.get("title"):
+            ax.set_title(panel["title"], fontsize="medium")
+        if panel["series"]:
+            ax.legend(fontsize="small")
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        figure.suptitle(title)
     return _save(figure, canvas, path)
 
 

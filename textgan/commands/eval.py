@@ -15,6 +15,13 @@ whose lines are words separated by spaces, characters otherwise (``textgan.data.
 ``--unit word|char|token`` overrides (``token``: a run's own tokens, e.g. SentencePiece pieces;
 for files, the whitespace-separated tokens as written).
 
+``RUN_DIR@CHECKPOINT`` names one of the run's checkpoints (as ``--checkpoint`` does). A run
+directory of ``textgan experiment oracle`` is scored as a comparison of one run (its data made
+again from the experiment; NLL-oracle added).
+``textgan eval RUN [RUN ...] --temperatures T [T ...]`` compares runs over sampling temperatures:
+every metric at every temperature, one quality-against-diversity PNG, the dominated runs, and the
+first run at each other's matched temperature (``textgan.commands.eval_runs``).
+
 A conditional run (``--conditional``) also reports, per class, the BLEU of that class's samples
 against that class's test lines and the class accuracy: the share of them that a CNN classifier
 trained on the run's real labelled training lines puts in the class asked for
@@ -38,6 +45,7 @@ from rich.text import Text
 from runcore import console, make_progress, resolve_device
 from runcore.errors import UserError
 from runcore.printable import printable
+from textgan.commands.oracle_runs import is_oracle_run
 from textgan.commands.sample import SAMPLE_CHUNK, check_sampling_flags
 from textgan.data import read_text_lines
 from textgan.data.choice import text_unit
@@ -57,9 +65,11 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval",
         help="BLEU / Self-BLEU of text files, or every metric of a run",
-        description="textgan eval bleu --hyp FILE [--ref FILE] [--self]   |   textgan eval RUN_DIR [-n N]",
+        description="textgan eval bleu --hyp FILE [--ref FILE] [--self]   |   textgan eval RUN_DIR [-n N]   |   "
+        "textgan eval RUN [RUN ...] --temperatures T [T ...] [--plot FILE.png]",
     )
-    parser.add_argument("target", metavar="bleu|RUN_DIR", help="'bleu' to score files, or a run directory to score its generator")
+    parser.add_argument("targets", nargs="+", metavar="bleu|RUN",
+                        help="'bleu' to score files; a run directory to score its generator; RUN_DIR@CHECKPOINT for one of its checkpoints")
     parser.add_argument("--n", "--orders", dest="orders", type=int, nargs="+", default=list(DEFAULT_ORDERS), metavar="N",
                         help="BLEU orders (default 2 3 4 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -73,16 +83,23 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     run = parser.add_argument_group("eval RUN_DIR")
     run.add_argument("-n", "--num-samples", type=int, default=None,
                      help="samples to score (default: as many as test sequences; a conditional run: per class, as many as its test lines)")
-    run.add_argument("--temperature", type=float, default=1.0)
+    run.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 1)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--checkpoint", default=None, help="a checkpoint name in RUN_DIR/checkpoints (default: final, else latest)")
     run.add_argument("--device", default="cpu")
+    compare = parser.add_argument_group("eval RUN [RUN ...] --temperatures T [T ...] (textgan.commands.eval_runs)")
+    compare.add_argument("--temperatures", type=float, nargs="+", default=None, metavar="T",
+                         help="score every run at each temperature; plot quality against diversity and list the dominated runs")
+    compare.add_argument("--plot", default=None, metavar="FILE.png", help="the comparison's PNG (default FIRST_RUN/plots/quality_diversity.png)")
     parser.set_defaults(run_command=eval_command)
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    if args.target == "bleu":
-        given = [flag for flag, value in (("-n", args.num_samples), ("--checkpoint", args.checkpoint)) if value is not None]
+    if "bleu" in args.targets:
+        if args.targets != ["bleu"]:
+            raise UserError(f"'eval bleu' takes no runs, got {' '.join(args.targets)}", "score files with eval bleu, or runs without 'bleu'")
+        given = [flag for flag, value in (("-n", args.num_samples), ("--checkpoint", args.checkpoint), ("--temperature", args.temperature),
+                                          ("--temperatures", args.temperatures), ("--plot", args.plot)) if value is not None]  # fmt: skip
         if given:
             raise UserError(f"{', '.join(given)} apply to 'textgan eval RUN_DIR', not to 'eval bleu'", "leave them out")
         if args.chars and args.unit not in (None, "char"):
@@ -95,7 +112,19 @@ def eval_command(args: argparse.Namespace) -> int:
                 f"{', '.join(given)} apply to 'textgan eval bleu', not to a run directory",
                 "use textgan eval bleu --hyp FILE --ref FILE, or textgan eval RUN_DIR",
             )
-        result = _score_run(args)
+        from textgan.commands.eval_runs import compare_runs, parse_run_spec, print_comparison  # (it builds on this module)
+
+        # an oracle experiment's run is scored as a comparison of one run (its data made again, NLL-oracle added)
+        if len(args.targets) > 1 or args.temperatures is not None or is_oracle_run(parse_run_spec(args.targets[0]).path):
+            result = compare_runs(args, args.targets, check_orders(args.orders))
+            if args.json:
+                print(json.dumps(result, indent=2))
+            else:
+                print_comparison(result)
+            return 0
+        if args.plot is not None:
+            raise UserError("--plot draws a comparison over temperatures", "add --temperatures T [T ...], or leave out --plot")
+        result = _score_run(args, args.targets[0])
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -125,11 +154,11 @@ def _score_files(args: argparse.Namespace) -> dict:
         if references is not None:
             progress.update(task, status="BLEU")
             result["references"] = len(references)
-            result["bleu"] = _means(bleu_multi(hypotheses, references, orders))
+            result["bleu"] = means(bleu_multi(hypotheses, references, orders))
             progress.update(task, advance=1)
         if args.self_bleu:
             progress.update(task, status="Self-BLEU")
-            result["self_bleu"] = _means(self_bleu_multi(hypotheses, orders))
+            result["self_bleu"] = means(self_bleu_multi(hypotheses, orders))
             progress.update(task, advance=1)
     return result
 
@@ -161,25 +190,32 @@ def check_orders(orders: Sequence[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(orders))
 
 
-def _means(scores: dict[int, list[float]]) -> dict[str, float]:
+def means(scores: dict[int, list[float]]) -> dict[str, float]:
     return {str(n): corpus_mean(values) for n, values in scores.items()}
 
 
 # ---- eval RUN_DIR -----------------------------------------------------------------------------
 
 
-def _score_run(args: argparse.Namespace) -> dict:
+def _score_run(args: argparse.Namespace, target: str) -> dict:
+    from textgan.commands.eval_runs import parse_run_spec  # (it builds on this module)
+
+    spec = parse_run_spec(target)
+    if spec.checkpoint is not None and args.checkpoint is not None:
+        raise UserError(f"{target} names a checkpoint and so does --checkpoint {args.checkpoint}", "name it once")
+    checkpoint = spec.checkpoint or args.checkpoint
+    temperature = 1.0 if args.temperature is None else args.temperature
     orders = check_orders(args.orders)
-    opened = open_run(args.target)
+    opened = open_run(spec.path)
     if args.num_samples is not None and args.num_samples < 1:
         raise UserError(f"-n must be at least 1, got {args.num_samples}", "ask for one or more samples")
-    check_sampling_flags(args.temperature, args.seed)
-    if args.checkpoint is not None:
-        opened.run.named_checkpoint(args.checkpoint)
+    check_sampling_flags(temperature, args.seed)
+    if checkpoint is not None:
+        opened.run.named_checkpoint(checkpoint)
     if len(opened.test) < 2:
         raise UserError(f"{opened.run.path} has {len(opened.test)} test sequence(s)", "train a run with a larger test split")
     device = resolve_device(args.device)
-    generator, path = run_generator(opened, args.checkpoint, device)
+    generator, path = run_generator(opened, checkpoint, device)
     num = args.num_samples or len(opened.test)
     unit = args.unit or text_unit(map(opened.tokenizer.decode, opened.test))
     units = lambda tokens: token_lists(tokens, opened, unit)  # noqa: E731
@@ -187,7 +223,7 @@ def _score_run(args: argparse.Namespace) -> dict:
     rng = torch.Generator().manual_seed(args.seed)
     labels = None if opened.labels is None else torch.arange(num) % opened.labels.num_classes
     with make_progress() as progress:
-        samples = _sample(generator, num, opened.test.shape[1], rng, args.temperature, labels, progress)
+        samples = sample_in_chunks(generator, num, opened.test.shape[1], rng, temperature, labels, progress)
         hypotheses = units(samples)
         task = progress.add_task("scoring", total=4, status="")
         steps = {}
@@ -197,19 +233,19 @@ def _score_run(args: argparse.Namespace) -> dict:
             ("scorer", lambda: RealTextScorer.build(opened.train, opened.test, opened.tokenizer.vocab_size, opened.tokenizer.bos_id,
                                                     opened.tokenizer.eos_id, units, orders, opened.run.path / EVAL_CACHE)),  # fmt: skip
             ("scores", lambda: steps["scorer"](samples)),
-            ("test_self_bleu", lambda: _means(self_bleu_multi(references, orders))),
+            ("test_self_bleu", lambda: means(self_bleu_multi(references, orders))),
         ):
             progress.update(task, status={"scorer": "real-text LM", "scores": "samples"}.get(name, name))
             steps[name] = compute()
             progress.update(task, advance=1)
-        classes = {} if opened.labels is None else _score_classes(args, opened, generator, orders, rng, progress, unit)
+        classes = {} if opened.labels is None else _score_classes(args, opened, generator, orders, rng, temperature, progress, unit)
     scores = steps["scores"]
     return {
         "run": str(opened.run.path),
         "checkpoint": path.stem,
         "samples": num,
         "references": len(references),
-        "temperature": args.temperature,
+        "temperature": temperature,
         "unit": unit,
         "orders": list(orders),
         "nll_test": steps["nll_test"],
@@ -229,7 +265,7 @@ def _score_run(args: argparse.Namespace) -> dict:
     }
 
 
-def _sample(generator, num: int, width: int, rng: torch.Generator, temperature: float, labels, progress) -> torch.Tensor:
+def sample_in_chunks(generator, num: int, width: int, rng: torch.Generator, temperature: float, labels, progress) -> torch.Tensor:
     """``num`` samples ``(num, width)`` in chunks of ``SAMPLE_CHUNK`` (of classes ``labels``)."""
     task = progress.add_task("sampling", total=math.ceil(num / SAMPLE_CHUNK), status="")
     rows = []
@@ -241,7 +277,7 @@ def _sample(generator, num: int, width: int, rng: torch.Generator, temperature: 
 
 
 def _score_classes(
-    args: argparse.Namespace, opened: OpenedRun, generator, orders, rng: torch.Generator, progress, unit: str = "token"
+    args: argparse.Namespace, opened: OpenedRun, generator, orders, rng: torch.Generator, temperature: float, progress, unit: str = "token"
 ) -> dict:
     """Per class: samples asked for it, their BLEU against its test lines, and the share that the
     classifier trained on the real labelled training lines puts in it."""
@@ -253,14 +289,14 @@ def _score_classes(
     for class_id, name in enumerate(labels.names):
         is_class = labels.test == class_id
         num = args.num_samples or max(1, int(is_class.sum()))
-        samples = _sample(generator, num, opened.test.shape[1], rng, args.temperature, torch.full((num,), class_id), progress)
+        samples = sample_in_chunks(generator, num, opened.test.shape[1], rng, temperature, torch.full((num,), class_id), progress)
         references = token_lists(opened.test[is_class], opened, unit)
         per_class[name] = {
             "samples": num,
             "references": len(references),
             "classifier_accuracy": class_accuracy(classifier, samples, torch.full((num,), class_id)),
             "real_test_accuracy": class_accuracy(classifier, opened.test[is_class], labels.test[is_class]),
-            "bleu": _means(bleu_multi(token_lists(samples, opened, unit), references, orders)) if references else {},
+            "bleu": means(bleu_multi(token_lists(samples, opened, unit), references, orders)) if references else {},
         }
     accuracies = [entry["classifier_accuracy"] for entry in per_class.values()]
     return {
