@@ -85,6 +85,93 @@ def test_labels_follow_the_rows_that_encoding_keeps(tmp_path):
     assert read_class_labels(tokenizer, split("train.tsv"), split("test.tsv"), 3, "cut").train.tolist() == [1, 0, 2, 1]
 
 
+def class_folder(folder: Path, lines: list[str]) -> Path:
+    """The folder of class files equivalent to ``label<TAB>text`` ``lines`` (one file per label)."""
+    folder.mkdir()
+    for line in lines:
+        label, text = line.split("\t", 1)
+        with open(folder / f"{label}.txt", "a", encoding="utf-8") as file:
+            file.write(text + "\n")
+    return folder
+
+
+def prepared(tmp_path, corpus, test_file=None, **settings):
+    from textgan.seqgan.config import SeqGANConfig
+    from textgan.seqgan.prepare import prepare_data
+
+    config = SeqGANConfig(corpus=str(corpus), test_file=None if test_file is None else str(test_file), conditional=True, **settings)
+    return prepare_data(config, quiet=True)
+
+
+@pytest.mark.parametrize("settings", [{"tokenizer": "word", "test_fraction": 0.25, "seed": 3}, {"tokenizer": "char", "max_len": 7, "long_lines": "drop"}])
+def test_a_folder_of_class_files_prepares_as_the_equivalent_labelled_file(tmp_path, settings):
+    rng = random.Random(1)
+    words = {"calm": ["sea", "sky", "moon"], "busy": ["car", "man", "road"], "zen": ["om"]}
+    make = lambda label: f"{label}\t{' '.join(rng.choice(words[label]) for _ in range(rng.randint(1, 4)))}"  # noqa: E731
+    lines = sorted((make(rng.choice(list(words))) for _ in range(60)), key=lambda line: line.split("\t")[0])  # the files' order
+    test_lines = sorted((make(label) for label in words for _ in range(3)), key=lambda line: line.split("\t")[0])
+    (tmp_path / "corpus.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
+    folder, test_folder = class_folder(tmp_path / "corpus", lines), class_folder(tmp_path / "test", test_lines)
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")  # a hidden file is not a class
+    for test_file in (None, "test"):  # the seeded split, and a test folder beside the corpus folder
+        from_file = prepared(tmp_path, tmp_path / "corpus.tsv", test_file and tmp_path / "test.tsv", **settings)
+        from_folder = prepared(tmp_path, folder, test_file and test_folder, **settings)
+        assert from_folder.labels.names == from_file.labels.names == ("busy", "calm", "zen")
+        for name in ("train", "test"):
+            assert torch.equal(getattr(from_folder, name), getattr(from_file, name)), (test_file, name)
+            assert torch.equal(getattr(from_folder.labels, name), getattr(from_file.labels, name)), (test_file, name)
+        assert from_folder.max_len == from_file.max_len and from_folder.tokenizer.vocab_size == from_file.tokenizer.vocab_size
+        assert len(from_folder.test) == (9 if test_file else round(60 * settings.get("test_fraction", 0.1)))
+    assert set(from_folder.labels.train.tolist()) == {0, 1, 2}  # the check can fail: every class has rows
+
+
+def test_bad_class_folders_are_one_line_errors_that_write_nothing(tmp_path, capsys):
+    folder = class_folder(tmp_path / "moods", [f"{label}\t{text}" for label, text in [("calm", "sea sky"), ("busy", "car man")] * 4])
+    test = class_folder(tmp_path / "test", ["calm\tsea"])
+    empty, tabbed, latin, dotted = (tmp_path / name for name in ("empty", "tabbed", "latin", "dotted"))
+    empty.mkdir()
+    (empty / ".hidden").write_text("a\n", encoding="utf-8")  # hidden files are not classes
+    tabbed.mkdir()
+    (tabbed / "a\tb.txt").write_text("x y\n", encoding="utf-8")
+    (tabbed / "c.txt").write_text("x y\n", encoding="utf-8")
+    latin.mkdir()
+    (latin / "calm.txt").write_bytes("s\u00e9a\n".encode("latin-1"))
+    (latin / "busy.txt").write_text("car\n", encoding="utf-8")
+    dotted.mkdir()
+    (dotted / "calm.txt").write_text("sea\n", encoding="utf-8")
+    (dotted / "calm.csv").write_text("sky\n", encoding="utf-8")
+    (folder / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    out = str(tmp_path / "run")
+    train = lambda *args: main(["train", *args, "--out", out, "--tokenizer", "word", *TINY])  # noqa: E731
+    assert_one_line_error(train("--corpus", str(empty), "--conditional"), capsys, "has no class files", "pos.txt")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional"), capsys, "class file", "blank.txt is empty")
+    (folder / "blank.txt").unlink()
+    assert_one_line_error(train("--corpus", str(folder)), capsys, f"corpus {folder} is a folder", "--conditional")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional", "--test-file", str(test)), capsys, "has no file for class(es) busy")
+    (test / "busy.txt").write_text("car\n", encoding="utf-8")
+    (test / "zen.txt").write_text("om\n", encoding="utf-8")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional", "--test-file", str(test)), capsys, "has class(es) the corpus has not: zen")
+    assert_one_line_error(train("--corpus", str(latin), "--conditional"), capsys, "class file", "calm.txt is not valid UTF-8")
+    assert_one_line_error(train("--corpus", str(tabbed), "--conditional"), capsys, "cannot be a class", "no tab")
+    assert_one_line_error(train("--corpus", str(dotted), "--conditional"), capsys, "two files of class 'calm'", "one file per class")
+    (test / "busy.txt").unlink(), (test / "zen.txt").unlink()
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == [p for p in before if not p.endswith("blank.txt")]  # nothing written
+
+
+def test_a_conditional_transformer_trains_on_a_class_folder_and_samples_its_classes(tmp_path, capsys):
+    folder = class_folder(tmp_path / "moods", labelled_corpus(tmp_path / "corpus.tsv", n=48).read_text(encoding="utf-8").splitlines())
+    out = tmp_path / "run"
+    args = ["--corpus", str(folder), "--conditional", "--policy", "transformer", "--gan", "sentigan", "--tokenizer", "word"]
+    assert main(["train", *args, "--out", str(out), *TINY, "--rounds", "1"]) == 0
+    assert main(["sample", str(out), "-n", "4"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["busy", "calm"] * 2  # the names, in sorted order
+    assert main(["sample", str(out), "-n", "2", "--label", "calm"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert_one_line_error(main(["sample", str(out), "--label", "moods"]), capsys, "'moods'", "busy, calm")
+
+
 # ---- the class in the observation ---------------------------------------------------------------
 
 

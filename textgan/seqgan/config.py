@@ -39,7 +39,7 @@ class SeqGANConfig:
     long_lines: str = "drop"
     """what to do with lines longer than max_len: drop or cut"""
     conditional: bool = False
-    """class-conditional generation: every corpus line is label<TAB>text (docs/conditional.md)"""
+    """class-conditional generation: every corpus line is label<TAB>text, or the corpus is a folder of one text file per class (docs/conditional.md)"""
     # models
     policy: str = "lstm"
     """the generator: lstm (the paper's), transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)
