@@ -29,6 +29,7 @@ from textgan.env.streams import counter_uniforms
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import ConditionalGenerator, ConditionalGeneratorConfig, DiscriminatorConfig, sample_from_logits
 from textgan.models.classifier import ClassDiscriminator
+from textgan.policies import TransformerConfig, TransformerPolicy, repeat_rows, select_rows, where_rows
 from textgan.rewards import ClassDiscriminatorReward, fit_reward_model
 from tests.test_cli import assert_one_line_error
 from tests.test_kill_resume import assert_same_run, kill_and_resume, run
@@ -56,6 +57,20 @@ def conditional_policy(vocab_size: int, seed: int, num_classes: int = 2, scale: 
         for parameter in policy.parameters():
             parameter.mul_(scale / 0.1)
     return policy
+
+
+def conditional_transformer(vocab_size: int, seed: int, num_classes: int = 2, scale: float = 1.0, max_len: int = 7) -> TransformerPolicy:
+    """A conditional Transformer whose next-token probabilities clearly depend on the prefix and the class."""
+    torch.manual_seed(seed)
+    policy = TransformerPolicy(TransformerConfig(vocab_size, max_len, dim=16, layers=2, heads=2, num_classes=num_classes))
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            if parameter.dim() > 1:
+                parameter.normal_(std=0.5 * scale)
+    return policy
+
+
+CONDITIONAL_POLICIES = {"lstm": conditional_policy, "transformer": conditional_transformer}
 
 
 # ---- labelled corpora -------------------------------------------------------------------------
@@ -165,6 +180,7 @@ def test_a_conditional_transformer_trains_on_a_class_folder_and_samples_its_clas
     out = tmp_path / "run"
     args = ["--corpus", str(folder), "--conditional", "--policy", "transformer", "--gan", "sentigan", "--tokenizer", "word"]
     assert main(["train", *args, "--out", str(out), *TINY, "--rounds", "1"]) == 0
+    capsys.readouterr()
     assert main(["sample", str(out), "-n", "4"]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["busy", "calm"] * 2  # the names, in sorted order
     assert main(["sample", str(out), "-n", "2", "--label", "calm"]) == 0
@@ -220,6 +236,39 @@ def test_the_agents_rollout_starts_each_episode_from_its_class():
     assert (wrong - rollout.log_probs).abs().max() > 1e-2  # the class matters: the check can fail
 
 
+# ---- the conditional Transformer: its cache against full passes ---------------------------------
+
+
+@torch.no_grad()
+def test_the_conditional_transformers_cached_steps_and_prefix_states_equal_a_full_pass():
+    policy = conditional_transformer(9, seed=0, num_classes=3)
+    tokens = torch.randint(3, 9, (6, 7), generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    full = policy(tokens, labels)  # (N, T, V): position t predicts tokens[:, t] given the row's class
+    assert (full - policy(tokens, (labels + 1) % 3)).abs().max() > 1.0  # the class matters: a lost class would show
+    state, previous = policy.initial_state(6, labels=labels), torch.full((6,), policy.config.bos_id)
+    for t in range(7):
+        logits, state = policy.step(previous, state)
+        assert_close(logits, full[:, t], msg=f"position {t}")
+        previous = tokens[:, t]
+    lengths = torch.tensor([0, 1, 3, 4, 6, 2])
+    logits, state = policy.prefix_states(tokens, lengths, labels)
+    assert_close(logits, full[torch.arange(6), lengths])
+    assert state.labels.tolist() == labels.tolist()
+    state = select_rows(repeat_rows(state, 2), torch.arange(0, 12, 2))  # what rollouts do to a state keeps the class
+    for j in range(6):  # each row continues from its own prefix, in its own class
+        at = (lengths + j).clamp_max(6)
+        logits, state = policy.step(tokens[torch.arange(6), at], state)
+        going = (lengths + j + 1 < 7).nonzero().squeeze(1)
+        assert_close(logits[going], full[going, lengths[going] + j + 1], msg=f"step {j}")
+    nll, mask = policy.token_nll(tokens, labels)
+    assert_close(nll, F.cross_entropy(full.transpose(1, 2), tokens, reduction="none") * mask)
+    with pytest.raises(ValueError, match="pass labels"):
+        policy.initial_state(2)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        TransformerPolicy(TransformerConfig(9, 7)).prefix_states(tokens, lengths, labels)
+
+
 # ---- a conditional policy obeys its class -------------------------------------------------------
 
 
@@ -240,11 +289,18 @@ def own_class_share(tokens: torch.Tensor, label: int) -> float:
     return float(torch.isin(content, torch.tensor(CLASS_TOKENS[label])).float().mean())
 
 
+LEARNERS = {
+    "lstm": lambda: ConditionalGenerator(ConditionalGeneratorConfig(vocab_size=10, embed_dim=16, hidden_dim=16, num_classes=2)),
+    "transformer": lambda: TransformerPolicy(TransformerConfig(vocab_size=10, max_len=6, dim=16, layers=1, heads=2, num_classes=2)),
+}
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_samples_of_each_class_use_that_class_s_tokens(seed, one_torch_thread):
+def test_samples_of_each_class_use_that_class_s_tokens(seed, kind, one_torch_thread):
     tokens, labels = disjoint_corpus(512, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    policy = ConditionalGenerator(ConditionalGeneratorConfig(vocab_size=10, embed_dim=16, hidden_dim=16, num_classes=2))
+    policy = LEARNERS[kind]()
     rng = torch.Generator().manual_seed(seed)
     before = [own_class_share(policy.sample(200, 6, torch.Generator().manual_seed(1), labels=torch.full((200,), c)), c) for c in (0, 1)]
     optimizer = torch.optim.Adam(policy.parameters(), lr=0.02)
@@ -293,12 +349,14 @@ def naive_class_value(policy, reward, prefix: list[int], label: int, max_len: in
 
 
 @torch.no_grad()
-def test_mc_rewards_of_a_conditional_policy_equal_a_naive_loop_each_rollout_keeping_its_class():
+@pytest.mark.parametrize("kind", CONDITIONAL_POLICIES)
+def test_mc_rewards_of_a_conditional_policy_equal_a_naive_loop_each_rollout_keeping_its_class(kind):
     vocab_size, max_len, k, seed = 5, 4, 6, 10
-    policy, reward = conditional_policy(vocab_size, seed=4, scale=0.8), class_reward(vocab_size, max_len)
+    policy, reward = CONDITIONAL_POLICIES[kind](vocab_size, seed=4, scale=0.8), class_reward(vocab_size, max_len)
     labels = [0, 1, 1]
     envs = SeqGANVectorEnv(3, vocab_size=vocab_size, max_len=max_len, rollouts=k, tensors=True, num_classes=2, reward_model=reward)
     envs.sync_rollout_policy(policy, 0.0)
+    assert type(envs.episodes.rollout_policy) is type(policy)
     envs.reset(seed=seed, options={"labels": labels})
     streams = [torch.Generator().manual_seed(seed + row) for row in range(3)]  # sub-env i is seeded seed + i
     prefixes, differs = [[], [], []], 0.0
@@ -369,12 +427,16 @@ def test_a_corpus_without_labels_given_conditional_is_one_line_and_writes_nothin
     assert not out.exists()
 
 
-def test_a_conditional_run_with_a_transformer_policy_is_one_line_and_writes_nothing(tmp_path, capsys):
+def test_a_conditional_run_with_the_gpt2_policy_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec  # as if transformers were installed: the class is what is refused
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "transformers" else find_spec(name, *a))
     corpus = labelled_corpus(tmp_path / "corpus.tsv")
     out = tmp_path / "run"
-    code = main(["train", "--corpus", str(corpus), "--conditional", "--policy", "transformer", "--out", str(out), *TINY])
-    assert_one_line_error(code, capsys, "--conditional", "--policy lstm")
-    assert not out.exists()
+    code = main(["train", "--corpus", str(corpus), "--conditional", "--policy", "gpt2", "--out", str(out), *TINY])
+    assert_one_line_error(code, capsys, "--policy gpt2 is not class-conditional", "--policy transformer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.tsv"]
 
 
 def test_sample_obeys_label_and_refuses_an_unknown_one(conditional_run, capsys):
@@ -429,7 +491,8 @@ def test_the_docs_snippets_run(tmp_path):
 
 
 @torch.no_grad()
-def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
+@pytest.mark.parametrize("kind", CONDITIONAL_POLICIES)
+def test_the_sync_free_conditional_loop_reads_nothing_on_the_host(kind):
     """The GPU path's promise, audited on the CPU: a conditional env with SentiGAN's reward and a
     conditional policy steps, rolls out and autoresets (drawing classes) without a host read."""
     from tests.test_gpu_sync import no_host_reads
@@ -437,7 +500,7 @@ def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
     vocab, max_len, batch = 9, 5, 6
     envs = SeqGANVectorEnv(batch, vocab_size=vocab, max_len=max_len, rollouts=3, autoreset_mode="SameStep", tensors=True,
                            sync_free=True, random_stream="counter", num_classes=2, reward_model=class_reward(vocab, max_len))  # fmt: skip
-    policy = conditional_policy(vocab, seed=1)
+    policy = CONDITIONAL_POLICIES[kind](vocab, seed=1)
     envs.sync_rollout_policy(policy, 0.0)
     envs.sync_rollout_policy(policy, 0.8)
     envs.reset(seed=0)
@@ -452,10 +515,9 @@ def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
             action = sample_from_logits(logits, counter_uniforms(seeds, torch.full((batch,), t), 1, 1).view(batch))
             _, reward, _, _, info = envs.step(action)
             total = total + reward.sum() + info["q_value"].sum()
-            fresh = (episodes.lengths == 0).unsqueeze(1)
-            start = policy.initial_state(batch, labels=episodes.labels)
-            state = tuple(torch.where(fresh, s0, s) for s0, s in zip(start, state))
-            previous = torch.where(fresh.squeeze(1), policy.config.bos_id, action)
+            fresh = episodes.lengths == 0
+            state = where_rows(fresh, policy.initial_state(batch, labels=episodes.labels), state)
+            previous = torch.where(fresh, policy.config.bos_id, action)
         return total
 
     loop(1)  # the reward model's first scores are checked in full (one read)
