@@ -482,7 +482,7 @@ def test_the_docs_snippets_run(tmp_path):
     """Every Python snippet of docs/conditional.md, in order, in one folder."""
     text = (Path(__file__).resolve().parent.parent / "docs" / "conditional.md").read_text(encoding="utf-8")
     snippets = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(snippets) == 2
+    assert len(snippets) == 3
     for index, snippet in enumerate(snippets):
         (tmp_path / f"snippet{index}.py").write_text(snippet, encoding="utf-8")
         result = subprocess.run([sys.executable, f"snippet{index}.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path,

@@ -236,7 +236,8 @@ class TransformerPolicy(Generator):
         before their last token: finished rows, never used).
         """
         classes = self.row_classes(len(tokens), tokens.device, labels)
-        state = cache_after_prefixes(*self.hidden_states(self.shifted_inputs(tokens), classes), lengths, self.config.max_len, classes)
+        passed = self.hidden_states(self.shifted_inputs(tokens), labels)
+        state = cache_after_prefixes(*passed, lengths, self.config.max_len, classes)
         return self.output(state.features), state
 
 
