@@ -98,7 +98,7 @@ def resolve_corpus(corpus: str, folders: bool = False) -> pathlib.Path:
         if folders:
             return path
         raise UserError(
-            f"corpus {path} is a folder",
+            f"corpus {path} is a folder, not a file",
             "a folder of one text file per class is a labelled corpus: add --conditional (docs/conditional.md); "
             "otherwise give a UTF-8 text file with one sample per line",
         )
