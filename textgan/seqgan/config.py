@@ -23,7 +23,7 @@ from textgan.seqgan.memory import check_memory
 class SeqGANConfig:
     # data
     corpus: str = "poems"
-    """a built-in corpus name (`textgan corpora`) or a UTF-8 text file, one sample per line"""
+    """a built-in corpus name (`textgan corpora`) or a UTF-8 text file, one sample per line (with --conditional also a folder of one file per class)"""
     test_file: str | None = None
     """held-out text; default: a seeded split of the corpus"""
     test_fraction: float = 0.1
