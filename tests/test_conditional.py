@@ -29,6 +29,7 @@ from textgan.env.streams import counter_uniforms
 from textgan.env.vector_env import SeqGANVectorEnv
 from textgan.models import ConditionalGenerator, ConditionalGeneratorConfig, DiscriminatorConfig, sample_from_logits
 from textgan.models.classifier import ClassDiscriminator
+from textgan.policies import TransformerConfig, TransformerPolicy, repeat_rows, select_rows, where_rows
 from textgan.rewards import ClassDiscriminatorReward, fit_reward_model
 from tests.test_cli import assert_one_line_error
 from tests.test_kill_resume import assert_same_run, kill_and_resume, run
@@ -58,6 +59,20 @@ def conditional_policy(vocab_size: int, seed: int, num_classes: int = 2, scale: 
     return policy
 
 
+def conditional_transformer(vocab_size: int, seed: int, num_classes: int = 2, scale: float = 1.0, max_len: int = 7) -> TransformerPolicy:
+    """A conditional Transformer whose next-token probabilities clearly depend on the prefix and the class."""
+    torch.manual_seed(seed)
+    policy = TransformerPolicy(TransformerConfig(vocab_size, max_len, dim=16, layers=2, heads=2, num_classes=num_classes))
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            if parameter.dim() > 1:
+                parameter.normal_(std=0.5 * scale)
+    return policy
+
+
+CONDITIONAL_POLICIES = {"lstm": conditional_policy, "transformer": conditional_transformer}
+
+
 # ---- labelled corpora -------------------------------------------------------------------------
 
 
@@ -83,6 +98,94 @@ def test_labels_follow_the_rows_that_encoding_keeps(tmp_path):
     kept = read_class_labels(tokenizer, split("train.tsv"), split("test_a.tsv"), 5, "drop")
     assert kept.names == ("a", "b", "c") and kept.train.tolist() == [1, 0, 2, 1] and kept.test.tolist() == [0]
     assert read_class_labels(tokenizer, split("train.tsv"), split("test.tsv"), 3, "cut").train.tolist() == [1, 0, 2, 1]
+
+
+def class_folder(folder: Path, lines: list[str]) -> Path:
+    """The folder of class files equivalent to ``label<TAB>text`` ``lines`` (one file per label)."""
+    folder.mkdir()
+    for line in lines:
+        label, text = line.split("\t", 1)
+        with open(folder / f"{label}.txt", "a", encoding="utf-8") as file:
+            file.write(text + "\n")
+    return folder
+
+
+def prepared(tmp_path, corpus, test_file=None, **settings):
+    from textgan.seqgan.config import SeqGANConfig
+    from textgan.seqgan.prepare import prepare_data
+
+    config = SeqGANConfig(corpus=str(corpus), test_file=None if test_file is None else str(test_file), conditional=True, **settings)
+    return prepare_data(config, quiet=True)
+
+
+@pytest.mark.parametrize("settings", [{"tokenizer": "word", "test_fraction": 0.25, "seed": 3}, {"tokenizer": "char", "max_len": 7, "long_lines": "drop"}])
+def test_a_folder_of_class_files_prepares_as_the_equivalent_labelled_file(tmp_path, settings):
+    rng = random.Random(1)
+    words = {"calm": ["sea", "sky", "moon"], "busy": ["car", "man", "road"], "zen": ["om"]}
+    make = lambda label: f"{label}\t{' '.join(rng.choice(words[label]) for _ in range(rng.randint(1, 4)))}"  # noqa: E731
+    lines = sorted((make(rng.choice(list(words))) for _ in range(60)), key=lambda line: line.split("\t")[0])  # the files' order
+    test_lines = sorted((make(label) for label in words for _ in range(3)), key=lambda line: line.split("\t")[0])
+    (tmp_path / "corpus.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
+    folder, test_folder = class_folder(tmp_path / "corpus", lines), class_folder(tmp_path / "test", test_lines)
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")  # a hidden file is not a class
+    for test_file in (None, "test"):  # the seeded split, and a test folder beside the corpus folder
+        from_file = prepared(tmp_path, tmp_path / "corpus.tsv", test_file and tmp_path / "test.tsv", **settings)
+        from_folder = prepared(tmp_path, folder, test_file and test_folder, **settings)
+        assert from_folder.labels.names == from_file.labels.names == ("busy", "calm", "zen")
+        for name in ("train", "test"):
+            assert torch.equal(getattr(from_folder, name), getattr(from_file, name)), (test_file, name)
+            assert torch.equal(getattr(from_folder.labels, name), getattr(from_file.labels, name)), (test_file, name)
+        assert from_folder.max_len == from_file.max_len and from_folder.tokenizer.vocab_size == from_file.tokenizer.vocab_size
+        assert len(from_folder.test) == (9 if test_file else round(60 * settings.get("test_fraction", 0.1)))
+    assert set(from_folder.labels.train.tolist()) == {0, 1, 2}  # the check can fail: every class has rows
+
+
+def test_bad_class_folders_are_one_line_errors_that_write_nothing(tmp_path, capsys):
+    folder = class_folder(tmp_path / "moods", [f"{label}\t{text}" for label, text in [("calm", "sea sky"), ("busy", "car man")] * 4])
+    test = class_folder(tmp_path / "test", ["calm\tsea"])
+    empty, tabbed, latin, dotted = (tmp_path / name for name in ("empty", "tabbed", "latin", "dotted"))
+    empty.mkdir()
+    (empty / ".hidden").write_text("a\n", encoding="utf-8")  # hidden files are not classes
+    tabbed.mkdir()
+    (tabbed / "a\tb.txt").write_text("x y\n", encoding="utf-8")
+    (tabbed / "c.txt").write_text("x y\n", encoding="utf-8")
+    latin.mkdir()
+    (latin / "calm.txt").write_bytes("s\u00e9a\n".encode("latin-1"))
+    (latin / "busy.txt").write_text("car\n", encoding="utf-8")
+    dotted.mkdir()
+    (dotted / "calm.txt").write_text("sea\n", encoding="utf-8")
+    (dotted / "calm.csv").write_text("sky\n", encoding="utf-8")
+    (folder / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    out = str(tmp_path / "run")
+    train = lambda *args: main(["train", *args, "--out", out, "--tokenizer", "word", *TINY])  # noqa: E731
+    assert_one_line_error(train("--corpus", str(empty), "--conditional"), capsys, "has no class files", "pos.txt")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional"), capsys, "class file", "blank.txt is empty")
+    (folder / "blank.txt").unlink()
+    assert_one_line_error(train("--corpus", str(folder)), capsys, f"corpus {folder} is a folder", "--conditional")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional", "--test-file", str(test)), capsys, "has no file for class(es) busy")
+    (test / "busy.txt").write_text("car\n", encoding="utf-8")
+    (test / "zen.txt").write_text("om\n", encoding="utf-8")
+    assert_one_line_error(train("--corpus", str(folder), "--conditional", "--test-file", str(test)), capsys, "has class(es) the corpus has not: zen")
+    assert_one_line_error(train("--corpus", str(latin), "--conditional"), capsys, "class file", "calm.txt is not valid UTF-8")
+    assert_one_line_error(train("--corpus", str(tabbed), "--conditional"), capsys, "cannot be a class", "no tab")
+    assert_one_line_error(train("--corpus", str(dotted), "--conditional"), capsys, "two files of class 'calm'", "one file per class")
+    (test / "busy.txt").unlink(), (test / "zen.txt").unlink()
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == [p for p in before if not p.endswith("blank.txt")]  # nothing written
+
+
+def test_a_conditional_transformer_trains_on_a_class_folder_and_samples_its_classes(tmp_path, capsys):
+    folder = class_folder(tmp_path / "moods", labelled_corpus(tmp_path / "corpus.tsv", n=48).read_text(encoding="utf-8").splitlines())
+    out = tmp_path / "run"
+    args = ["--corpus", str(folder), "--conditional", "--policy", "transformer", "--gan", "sentigan", "--tokenizer", "word"]
+    assert main(["train", *args, "--out", str(out), *TINY, "--rounds", "1"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "4"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["busy", "calm"] * 2  # the names, in sorted order
+    assert main(["sample", str(out), "-n", "2", "--label", "calm"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert_one_line_error(main(["sample", str(out), "--label", "moods"]), capsys, "'moods'", "busy, calm")
 
 
 # ---- the class in the observation ---------------------------------------------------------------
@@ -133,6 +236,39 @@ def test_the_agents_rollout_starts_each_episode_from_its_class():
     assert (wrong - rollout.log_probs).abs().max() > 1e-2  # the class matters: the check can fail
 
 
+# ---- the conditional Transformer: its cache against full passes ---------------------------------
+
+
+@torch.no_grad()
+def test_the_conditional_transformers_cached_steps_and_prefix_states_equal_a_full_pass():
+    policy = conditional_transformer(9, seed=0, num_classes=3)
+    tokens = torch.randint(3, 9, (6, 7), generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    full = policy(tokens, labels)  # (N, T, V): position t predicts tokens[:, t] given the row's class
+    assert (full - policy(tokens, (labels + 1) % 3)).abs().max() > 1.0  # the class matters: a lost class would show
+    state, previous = policy.initial_state(6, labels=labels), torch.full((6,), policy.config.bos_id)
+    for t in range(7):
+        logits, state = policy.step(previous, state)
+        assert_close(logits, full[:, t], msg=f"position {t}")
+        previous = tokens[:, t]
+    lengths = torch.tensor([0, 1, 3, 4, 6, 2])
+    logits, state = policy.prefix_states(tokens, lengths, labels)
+    assert_close(logits, full[torch.arange(6), lengths])
+    assert state.labels.tolist() == labels.tolist()
+    state = select_rows(repeat_rows(state, 2), torch.arange(0, 12, 2))  # what rollouts do to a state keeps the class
+    for j in range(6):  # each row continues from its own prefix, in its own class
+        at = (lengths + j).clamp_max(6)
+        logits, state = policy.step(tokens[torch.arange(6), at], state)
+        going = (lengths + j + 1 < 7).nonzero().squeeze(1)
+        assert_close(logits[going], full[going, lengths[going] + j + 1], msg=f"step {j}")
+    nll, mask = policy.token_nll(tokens, labels)
+    assert_close(nll, F.cross_entropy(full.transpose(1, 2), tokens, reduction="none") * mask)
+    with pytest.raises(ValueError, match="pass labels"):
+        policy.initial_state(2)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        TransformerPolicy(TransformerConfig(9, 7)).prefix_states(tokens, lengths, labels)
+
+
 # ---- a conditional policy obeys its class -------------------------------------------------------
 
 
@@ -153,11 +289,18 @@ def own_class_share(tokens: torch.Tensor, label: int) -> float:
     return float(torch.isin(content, torch.tensor(CLASS_TOKENS[label])).float().mean())
 
 
+LEARNERS = {
+    "lstm": lambda: ConditionalGenerator(ConditionalGeneratorConfig(vocab_size=10, embed_dim=16, hidden_dim=16, num_classes=2)),
+    "transformer": lambda: TransformerPolicy(TransformerConfig(vocab_size=10, max_len=6, dim=16, layers=1, heads=2, num_classes=2)),
+}
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_samples_of_each_class_use_that_class_s_tokens(seed, one_torch_thread):
+def test_samples_of_each_class_use_that_class_s_tokens(seed, kind, one_torch_thread):
     tokens, labels = disjoint_corpus(512, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    policy = ConditionalGenerator(ConditionalGeneratorConfig(vocab_size=10, embed_dim=16, hidden_dim=16, num_classes=2))
+    policy = LEARNERS[kind]()
     rng = torch.Generator().manual_seed(seed)
     before = [own_class_share(policy.sample(200, 6, torch.Generator().manual_seed(1), labels=torch.full((200,), c)), c) for c in (0, 1)]
     optimizer = torch.optim.Adam(policy.parameters(), lr=0.02)
@@ -206,12 +349,14 @@ def naive_class_value(policy, reward, prefix: list[int], label: int, max_len: in
 
 
 @torch.no_grad()
-def test_mc_rewards_of_a_conditional_policy_equal_a_naive_loop_each_rollout_keeping_its_class():
+@pytest.mark.parametrize("kind", CONDITIONAL_POLICIES)
+def test_mc_rewards_of_a_conditional_policy_equal_a_naive_loop_each_rollout_keeping_its_class(kind):
     vocab_size, max_len, k, seed = 5, 4, 6, 10
-    policy, reward = conditional_policy(vocab_size, seed=4, scale=0.8), class_reward(vocab_size, max_len)
+    policy, reward = CONDITIONAL_POLICIES[kind](vocab_size, seed=4, scale=0.8), class_reward(vocab_size, max_len)
     labels = [0, 1, 1]
     envs = SeqGANVectorEnv(3, vocab_size=vocab_size, max_len=max_len, rollouts=k, tensors=True, num_classes=2, reward_model=reward)
     envs.sync_rollout_policy(policy, 0.0)
+    assert type(envs.episodes.rollout_policy) is type(policy)
     envs.reset(seed=seed, options={"labels": labels})
     streams = [torch.Generator().manual_seed(seed + row) for row in range(3)]  # sub-env i is seeded seed + i
     prefixes, differs = [[], [], []], 0.0
@@ -282,12 +427,16 @@ def test_a_corpus_without_labels_given_conditional_is_one_line_and_writes_nothin
     assert not out.exists()
 
 
-def test_a_conditional_run_with_a_transformer_policy_is_one_line_and_writes_nothing(tmp_path, capsys):
+def test_a_conditional_run_with_the_gpt2_policy_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec  # as if transformers were installed: the class is what is refused
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "transformers" else find_spec(name, *a))
     corpus = labelled_corpus(tmp_path / "corpus.tsv")
     out = tmp_path / "run"
-    code = main(["train", "--corpus", str(corpus), "--conditional", "--policy", "transformer", "--out", str(out), *TINY])
-    assert_one_line_error(code, capsys, "--conditional", "--policy lstm")
-    assert not out.exists()
+    code = main(["train", "--corpus", str(corpus), "--conditional", "--policy", "gpt2", "--out", str(out), *TINY])
+    assert_one_line_error(code, capsys, "--policy gpt2 is not class-conditional", "--policy transformer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.tsv"]
 
 
 def test_sample_obeys_label_and_refuses_an_unknown_one(conditional_run, capsys):
@@ -333,7 +482,7 @@ def test_the_docs_snippets_run(tmp_path):
     """Every Python snippet of docs/conditional.md, in order, in one folder."""
     text = (Path(__file__).resolve().parent.parent / "docs" / "conditional.md").read_text(encoding="utf-8")
     snippets = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(snippets) == 2
+    assert len(snippets) == 3
     for index, snippet in enumerate(snippets):
         (tmp_path / f"snippet{index}.py").write_text(snippet, encoding="utf-8")
         result = subprocess.run([sys.executable, f"snippet{index}.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
@@ -342,7 +491,8 @@ def test_the_docs_snippets_run(tmp_path):
 
 
 @torch.no_grad()
-def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
+@pytest.mark.parametrize("kind", CONDITIONAL_POLICIES)
+def test_the_sync_free_conditional_loop_reads_nothing_on_the_host(kind):
     """The GPU path's promise, audited on the CPU: a conditional env with SentiGAN's reward and a
     conditional policy steps, rolls out and autoresets (drawing classes) without a host read."""
     from tests.test_gpu_sync import no_host_reads
@@ -350,7 +500,7 @@ def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
     vocab, max_len, batch = 9, 5, 6
     envs = SeqGANVectorEnv(batch, vocab_size=vocab, max_len=max_len, rollouts=3, autoreset_mode="SameStep", tensors=True,
                            sync_free=True, random_stream="counter", num_classes=2, reward_model=class_reward(vocab, max_len))  # fmt: skip
-    policy = conditional_policy(vocab, seed=1)
+    policy = CONDITIONAL_POLICIES[kind](vocab, seed=1)
     envs.sync_rollout_policy(policy, 0.0)
     envs.sync_rollout_policy(policy, 0.8)
     envs.reset(seed=0)
@@ -365,10 +515,9 @@ def test_the_sync_free_conditional_loop_reads_nothing_on_the_host():
             action = sample_from_logits(logits, counter_uniforms(seeds, torch.full((batch,), t), 1, 1).view(batch))
             _, reward, _, _, info = envs.step(action)
             total = total + reward.sum() + info["q_value"].sum()
-            fresh = (episodes.lengths == 0).unsqueeze(1)
-            start = policy.initial_state(batch, labels=episodes.labels)
-            state = tuple(torch.where(fresh, s0, s) for s0, s in zip(start, state))
-            previous = torch.where(fresh.squeeze(1), policy.config.bos_id, action)
+            fresh = episodes.lengths == 0
+            state = where_rows(fresh, policy.initial_state(batch, labels=episodes.labels), state)
+            previous = torch.where(fresh, policy.config.bos_id, action)
         return total
 
     loop(1)  # the reward model's first scores are checked in full (one read)

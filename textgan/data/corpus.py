@@ -61,21 +61,23 @@ def _builtin_list() -> str:
     return ", ".join(BUILTIN_CORPORA)
 
 
-def resolve_corpus(corpus: str) -> pathlib.Path:
-    """Turn a built-in corpus name or a path into the text file to read.
+def resolve_corpus(corpus: str, folders: bool = False) -> pathlib.Path:
+    """Turn a built-in corpus name or a path into the text file (or folder) to read.
 
     A built-in name wins over a file of the same name in the working directory; write ``./poems``
     to mean the file.
 
     Args:
         corpus: a name from :data:`BUILTIN_CORPORA`, or a path to a text file.
+        folders: a folder is a corpus too (one text file per class, ``--conditional``:
+            :func:`textgan.data.labels.class_folder_lines` reads it).
 
     Returns:
-        The path of the corpus file.
+        The path of the corpus file or folder.
 
     Raises:
         UserError: the name is neither built in nor an existing file, or the path is not a
-            regular file (a folder, a FIFO, a device).
+            regular file (a FIFO, a device; a folder unless ``folders``).
     """
     if corpus in BUILTIN_CORPORA:
         path = corpora_dir() / _BUILTIN_FILES[corpus]
@@ -92,7 +94,22 @@ def resolve_corpus(corpus: str) -> pathlib.Path:
             f"use a built-in corpus ({_builtin_list()}; run `textgan corpora`) "
             "or the path of a UTF-8 text file with one sample per line",
         )
+    if path.is_dir():
+        if folders:
+            return path
+        raise UserError(
+            f"corpus {path} is a folder, not a file",
+            "a folder of one text file per class is a labelled corpus: add --conditional (docs/conditional.md); "
+            "otherwise give a UTF-8 text file with one sample per line",
+        )
     return require_regular_file(path, "corpus", _FILE_FIX)
+
+
+def corpus_bytes(path: pathlib.Path) -> int:
+    """The size of a corpus file, or of a folder's files (what ``resolve_corpus`` returned)."""
+    if path.is_dir():
+        return sum(entry.stat().st_size for entry in path.iterdir() if entry.is_file())
+    return path.stat().st_size
 
 
 def _validate_text_file(path: pathlib.Path, what: str, fix: str) -> None:
@@ -386,9 +403,19 @@ def stream_corpus(
     split are those of :func:`load_corpus`; ``watch`` reports the counting passes."""
     path = resolve_corpus(corpus)
     lines = corpus_lines(path, watch=watch)
+    test = None
     if test_file is not None:
         fix = "pass --test-file a UTF-8 text file with one sample per line"
         test = corpus_lines(test_file, "test file", fix, watch=watch)
+    return split_streams(lines, test, test_fraction, seed, path)
+
+
+def split_streams(
+    lines: CorpusLines, test: CorpusLines | None, test_fraction: float, seed: int, path: pathlib.Path
+) -> CorpusStreams:
+    """The splits of a corpus's ``lines`` (read from ``path``): all of them for training beside
+    a test file's ``test``, or else a seeded ``test_fraction`` of them held out."""
+    if test is not None:
         return CorpusStreams(train=lines, test=test, source=str(path))
     if not 0.0 < test_fraction < 1.0:
         raise UserError(

@@ -1,10 +1,16 @@
-"""Labelled corpora for class-conditional generation: ``label<TAB>text``, one sample a line.
+"""Labelled corpora for class-conditional generation: ``label<TAB>text``, one sample a line, or
+a folder of one text file per class.
 
 With ``--conditional`` every line of the corpus (and of ``--test-file``) is a class label, one tab
 and the sample's text; the label is everything before the first tab (surrounding spaces
 dropped), the text everything after it. The classes are the training split's distinct labels in
 sorted order (class ``i`` is ``names[i]``). A line without a tab, or with nothing on either side
 of it, is an error that names the line: a corpus without labels is never read as one class.
+
+A folder (:func:`class_folder_lines`) reads as the ``label<TAB>text`` file made by writing each of
+its files' lines after its class's name and a tab, the files in sorted order of their names: the
+class of ``pos.txt`` is ``pos`` (the file's name without its last suffix); files whose names start
+with a dot are left out. So the two formats give the same rows, labels and split.
 
 The corpus is still read in passes, never held as text: :class:`LabelledText` is the texts of a
 :class:`~textgan.data.corpus.CorpusLines` (what the tokenizer fits on and what is encoded), and
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,7 +37,7 @@ import torch
 
 from runcore.errors import UserError
 from runcore.printable import printable
-from textgan.data.corpus import CorpusLines, Watch
+from textgan.data.corpus import CorpusLines, CorpusStreams, Watch, corpus_lines, resolve_corpus, split_streams
 from textgan.data.tokenizers import Tokenizer
 
 SEPARATOR = "\t"
@@ -54,6 +61,91 @@ def _checked(line: str, what: str) -> tuple[str, str]:
         shown = printable(line if len(line) <= 60 else line[:57] + "...").replace("\t", "\\t")
         raise UserError(f"the {what} has a line that is not label<TAB>text: {shown!r}", LABEL_FORMAT_FIX)
     return parsed
+
+
+CLASS_FILE_FIX = "give each class a UTF-8 text file with one sample per line, named after the class (e.g. pos.txt, neg.txt)"
+
+
+@dataclass(frozen=True)
+class _ClassFilesStream:
+    """The lines of class files one after another, each non-blank one as ``name<TAB>line``."""
+
+    names: tuple[str, ...]
+    files: tuple[CorpusLines, ...]
+
+    def batches(self) -> Iterator[list[str]]:
+        for name, lines in zip(self.names, self.files):
+            for batch in lines.stream.batches():
+                yield [f"{name}{SEPARATOR}{line}" if line and not line.isspace() else line for line in batch]
+
+
+def class_files(folder: pathlib.Path, what: str = "corpus folder") -> dict[str, pathlib.Path]:
+    """Class name -> file of a folder of class files, in sorted order of the names.
+
+    Raises:
+        UserError: no files, a name that cannot be a label (a tab or a line break in it, or
+            blank), or two files of one class (``pos.txt`` and ``pos.csv``).
+    """
+    entries = sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
+    if not entries:
+        raise UserError(f"the {what} {folder} has no class files", CLASS_FILE_FIX)
+    classes: dict[str, pathlib.Path] = {}
+    for entry in entries:
+        name = entry.stem.strip()
+        if not name or any(c in entry.stem for c in "\t\n\r"):
+            raise UserError(f"the {what} {folder} has a file whose name cannot be a class: {printable(entry.name)!r}", CLASS_FILE_FIX + "; a name has no tab or line break")
+        if name in classes:
+            raise UserError(f"the {what} {folder} has two files of class {name!r}: {classes[name].name}, {entry.name}", "keep one file per class")
+        classes[name] = entry
+    return dict(sorted(classes.items()))
+
+
+def class_folder_lines(
+    folder: pathlib.Path, what: str = "corpus folder", watch: Watch | None = None, names: tuple[str, ...] | None = None
+) -> tuple[CorpusLines, tuple[str, ...]]:
+    """The samples of a folder of class files as ``label<TAB>text`` lines, and the class names.
+
+    Args:
+        folder: one UTF-8 text file per class, one sample per line.
+        what: what the folder is, for messages.
+        watch: a progress hook for the counting passes.
+        names: the classes the folder must have exactly (a test folder beside a corpus folder).
+
+    Raises:
+        UserError: a bad folder (see :func:`class_files`), a class file that is binary, not
+            UTF-8 or empty, or classes other than ``names``.
+    """
+    classes = class_files(folder, what)
+    if names is not None and tuple(classes) != tuple(names):
+        missing, extra = sorted(set(names) - set(classes)), sorted(set(classes) - set(names))
+        problem = f"has no file for class(es) {', '.join(missing)}" if missing else f"has class(es) the corpus has not: {', '.join(extra)}"
+        raise UserError(f"the {what} {folder} {problem}", "give it one file for each class of the corpus folder, named as there")
+    files = tuple(corpus_lines(path, "class file", CLASS_FILE_FIX, watch=watch) for path in classes.values())
+    stream = _ClassFilesStream(tuple(classes), files)
+    n_lines, file_lines = sum(len(f) for f in files), sum(f.file_lines for f in files)
+    return CorpusLines(stream, n_lines, file_lines), tuple(classes)  # type: ignore[arg-type]  # a stream of batches
+
+
+def stream_labelled(
+    corpus: str, test_file: str | None = None, test_fraction: float = 0.1, seed: int = 0, watch: Watch | None = None
+) -> CorpusStreams:
+    """``textgan.data.corpus.stream_corpus`` for a labelled corpus: the corpus, and the test file,
+    may each be a ``label<TAB>text`` file or a folder of class files; a test folder beside a corpus
+    folder has the same classes. The lines are ``label<TAB>text`` either way."""
+    path = resolve_corpus(corpus, folders=True)
+    names = None
+    if path.is_dir():
+        lines, names = class_folder_lines(path, "corpus folder", watch)
+    else:
+        lines = corpus_lines(path, watch=watch)
+    test = None
+    if test_file is not None:
+        test_path = pathlib.Path(test_file).expanduser()
+        if test_path.is_dir():
+            test, _ = class_folder_lines(test_path, "test folder", watch, names)
+        else:
+            test = corpus_lines(test_path, "test file", "pass --test-file a label<TAB>text file or a folder of class files", watch=watch)
+    return split_streams(lines, test, test_fraction, seed, path)
 
 
 @dataclass(frozen=True)

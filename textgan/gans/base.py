@@ -202,7 +202,7 @@ def build_trainer(
 
     Under ``torchrun`` (``world_size > 1``, the process group initialised) every rank builds the
     same models from the run's seed, and ``run`` is None on ranks other than 0. ``labels``: the
-    classes of a conditional run (a ``ConditionalGenerator`` is built)."""
+    classes of a conditional run (the policy is built with its classes)."""
     check_settings(config)
     check_data_parallel(config, world_size)
     from textgan.gans import GANS

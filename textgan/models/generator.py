@@ -30,7 +30,7 @@ def sequence_mask(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
 def no_classes(labels: torch.Tensor | None) -> None:
     """For a policy that is not class-conditional: refuse rows' classes rather than ignore them."""
     if labels is not None:
-        raise ValueError("this policy is not class-conditional; class labels need the LSTM policy (--conditional)")
+        raise ValueError("this policy is not class-conditional; class labels need an LSTM or Transformer policy built with num_classes (--conditional)")
 
 
 @dataclass

@@ -11,6 +11,12 @@ Face causal LM through :class:`textgan.policies.hf.HFCausalLMPolicy`) offers:
 - teacher-forced ``forward(tokens)``, ``token_nll`` and ``mle_loss``;
 - ``max_positions`` (None: unbounded), ``vocab_size``, ``device`` and ``config`` (its special ids).
 
+A class-conditional policy (the LSTM's :class:`textgan.models.ConditionalGenerator`, a
+:class:`TransformerPolicy` with ``num_classes``) takes each row's class ``labels (n,)`` in what
+starts from nothing (``initial_state``, ``prefix_states``, ``forward``/``token_nll``/``mle_loss``,
+``sample``); its state carries the class, so ``step`` and ``cell`` are unchanged. The others
+refuse labels.
+
 States are tuples of row-first tensors; the env and the agents touch them only through
 :mod:`textgan.policies.state`. ``POLICIES`` maps ``--policy`` names to their builders.
 """

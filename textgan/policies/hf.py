@@ -110,7 +110,7 @@ class HFCausalLMPolicy(Generator):
         device = device or self.device
         cache = torch.zeros(n, self.layers, self.heads, self.config.max_len, self.head_dim, device=device)
         lengths = torch.zeros(n, dtype=torch.long, device=device)
-        return TransformerState(torch.zeros(n, self.feature_dim, device=device), cache, cache.clone(), lengths)
+        return TransformerState(torch.zeros(n, self.feature_dim, device=device), cache, cache.clone(), lengths, torch.zeros_like(lengths))
 
     def features(self, state: TransformerState) -> torch.Tensor:
         return state.features
@@ -134,7 +134,7 @@ class HFCausalLMPolicy(Generator):
         index = at.view(n, 1, 1, 1, 1).expand(n, self.layers, self.heads, 1, self.head_dim)
         keys = state.keys.scatter(3, index, keys[:, :, :, -1:])
         values = state.values.scatter(3, index, values[:, :, :, -1:])
-        return TransformerState(hidden[:, 0], keys, values, (at + 1).clamp_max(capacity))
+        return TransformerState(hidden[:, 0], keys, values, (at + 1).clamp_max(capacity), state.labels)
 
     @torch.no_grad()
     def prefix_states(

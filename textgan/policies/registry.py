@@ -53,7 +53,8 @@ def _lstm(s: PolicySizes) -> Generator:
 
 def _transformer(s: PolicySizes) -> TransformerPolicy:
     config = TransformerConfig(
-        s.vocab_size, s.max_len, dim=s.hidden_dim, layers=s.layers, heads=s.heads, bos_id=s.bos_id, eos_id=s.eos_id, pad_id=s.pad_id
+        s.vocab_size, s.max_len, dim=s.hidden_dim, layers=s.layers, heads=s.heads, bos_id=s.bos_id, eos_id=s.eos_id, pad_id=s.pad_id,
+        num_classes=s.num_classes,  # the class embedded at every position (textgan.policies.transformer)
     )
     return TransformerPolicy(config)
 
@@ -67,8 +68,6 @@ def _gpt2(s: PolicySizes) -> Generator:
 
 
 def _heads_problem(s: PolicySizes) -> tuple[str, str] | None:
-    if s.num_classes:
-        return "--conditional trains the LSTM policy only (its class is the LSTM's initial state)", "drop --policy or use --policy lstm"
     if s.hidden_dim % s.heads:
         return f"--g-hidden-dim {s.hidden_dim} is not a multiple of --g-heads {s.heads}", "change one of them"
     return None
@@ -77,6 +76,8 @@ def _heads_problem(s: PolicySizes) -> tuple[str, str] | None:
 def _gpt2_problem(s: PolicySizes) -> tuple[str, str] | None:
     if importlib.util.find_spec("transformers") is None:
         return "--policy gpt2 needs the transformers package", "install it with pip install 'textgan[hf]'"
+    if s.num_classes:
+        return "--policy gpt2 is not class-conditional (the adapter has no class input)", "use --policy transformer or --policy lstm with --conditional"
     return _heads_problem(s)
 
 

@@ -23,7 +23,7 @@ from textgan.seqgan.memory import check_memory
 class SeqGANConfig:
     # data
     corpus: str = "poems"
-    """a built-in corpus name (`textgan corpora`) or a UTF-8 text file, one sample per line"""
+    """a built-in corpus name (`textgan corpora`) or a UTF-8 text file, one sample per line (with --conditional also a folder of one file per class)"""
     test_file: str | None = None
     """held-out text; default: a seeded split of the corpus"""
     test_fraction: float = 0.1
@@ -42,7 +42,7 @@ class SeqGANConfig:
     long_lines: str = "drop"
     """what to do with lines longer than max_len: drop or cut"""
     conditional: bool = False
-    """class-conditional generation: every corpus line is label<TAB>text (docs/conditional.md)"""
+    """class-conditional generation: every corpus line is label<TAB>text, or the corpus is a folder of one text file per class (docs/conditional.md)"""
     # models
     policy: str = "lstm"
     """the generator: lstm (the paper's), transformer (causal; --g-hidden-dim wide, --g-layers, --g-heads)

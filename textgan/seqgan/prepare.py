@@ -15,8 +15,8 @@ from runcore import make_progress
 from runcore.errors import UserError
 from textgan.data import EncodeReport, Tokenizer, build_tokenizer, choose_max_len, encode_lines
 from textgan.data.choice import AUTO, TokenizerChoice, choose_tokenizer
-from textgan.data.corpus import resolve_corpus, stream_corpus
-from textgan.data.labels import ClassLabels, LabelledText, read_class_labels
+from textgan.data.corpus import corpus_bytes, resolve_corpus, stream_corpus
+from textgan.data.labels import ClassLabels, LabelledText, read_class_labels, stream_labelled
 from textgan.seqgan.config import SeqGANConfig
 
 LARGE_CORPUS_BYTES = 4 << 20
@@ -33,7 +33,7 @@ class PreparedData:
     test_report: EncodeReport
     source: str
     labels: ClassLabels | None = None
-    """the classes of a ``--conditional`` run (``label<TAB>text`` lines)"""
+    """the classes of a ``--conditional`` run (``label<TAB>text`` lines or a folder of class files)"""
     tokenizer_reason: str = ""
     """why this tokenizer: the ``auto`` rule's one line, or that ``--tokenizer`` asked for it"""
     val: torch.Tensor | None = None
@@ -49,14 +49,15 @@ def prepare_data(config: SeqGANConfig, quiet: bool = False) -> PreparedData:
             chosen kind (``data.tokenizer.kind``) in the run's config.
         quiet: no progress bar, however large the corpus.
     """
-    large = resolve_corpus(config.corpus).stat().st_size > LARGE_CORPUS_BYTES
+    large = corpus_bytes(resolve_corpus(config.corpus, folders=config.conditional)) > LARGE_CORPUS_BYTES
     with make_progress(disable=quiet or not large) as progress:
 
         def watch(description: str, total: int | None):
             task = progress.add_task(description, total=total)
             return lambda lines: progress.update(task, advance=lines)
 
-        splits = stream_corpus(config.corpus, config.test_file, config.test_fraction, config.seed, watch)
+        read = stream_labelled if config.conditional else stream_corpus  # labelled: a file or a folder of class files
+        splits = read(config.corpus, config.test_file, config.test_fraction, config.seed, watch)
         train, test = splits.train, splits.test
         if config.conditional:  # label<TAB>text lines: the tokenizer and the encoding see the texts
             train, test = LabelledText(train, f"corpus {splits.source}"), LabelledText(test, f"test split of {config.test_file or splits.source}")
