@@ -15,7 +15,7 @@ from runcore.printable import printable
 from textgan.seqgan.config import SeqGANConfig, config_fields, preset_values
 from textgan.seqgan.prepare import prepare_data
 from textgan.seqgan.runs import open_run, write_run
-from textgan.gans.base import build_trainer, check_data_parallel, check_settings
+from textgan.gans.base import agent_name, build_trainer, check_data_parallel, check_settings
 
 # settings that may change when a run continues (--rounds may grow); the rest define the run
 RESUMABLE = {"device", "checkpoint_every", "rounds", "d_precision"}
@@ -108,7 +108,7 @@ def train_command(args: argparse.Namespace) -> int:
                 made = run.path
             finally:  # the other ranks read what rank 0 prepared, once it is there (or stop)
                 _share_run_path(made, world_size)
-            out.print(f"training {config.gan} with {config.agent} on {device}; run directory {run.path}")
+            out.print(f"training {config.gan} with {agent_name(config)} on {device}; run directory {run.path}")
         else:
             made = _share_run_path(None, world_size)
             if made is None:

@@ -69,6 +69,13 @@ class GAN:
     agent that trains it from the reward model; None: the run's ``--agent`` on the LSTM generator"""
 
 
+def agent_name(config: SeqGANConfig) -> str:
+    """What trains the run's generator, in words: the ``--agent``, or the GAN's own agent."""
+    from textgan.gans import GANS
+
+    return config.agent if GANS[config.gan].build_agent is None else f"its own agent ({config.gan}'s)"
+
+
 def build_discriminator(config: SeqGANConfig, vocab_size: int, max_len: int) -> Discriminator:
     """SeqGAN's CNN + highway discriminator at the run's sizes (``--d-*`` flags)."""
     return Discriminator(discriminator_config(config, vocab_size, max_len))
