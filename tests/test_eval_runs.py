@@ -245,7 +245,7 @@ def test_oracle_experiment_runs_compare_with_nll_oracle(tmp_path, capsys):
     assert code == 0, err
     result = json.loads(out_text)
     assert result["unit"] == "token" and result["pairs"][0]["name"] == "NLL-oracle vs NLL-test"
-    _, test = seed_data(experiment, oracle, 0)
+    _, test, _ = seed_data(experiment, oracle, 0)
     assert result["references"] == len(test)
     for entry, generator in zip(result["runs"], generators.values()):
         for point in entry["points"]:

@@ -46,5 +46,5 @@ def open_oracle_run(path: str | Path) -> OracleRun:
     config = SeqGANConfig.from_dict(run.read_config())
     experiment, given = experiment_from_folder(run.path.parent.parent, (config.seed,), seq_len=config.max_len)
     oracle = given if given is not None else Oracle.load(experiment.oracle, seq_len=config.max_len)
-    train, test = seed_data(experiment, oracle, config.seed)
+    train, test, _ = seed_data(experiment, oracle, config.seed)  # (the validation draw: the trainer's, not eval's)
     return OracleRun(OpenedRun(run, config, OracleTokens(oracle.vocab_size), train, test), oracle)
