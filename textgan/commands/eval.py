@@ -104,7 +104,7 @@ def eval_command(args: argparse.Namespace) -> int:
             raise UserError(f"{', '.join(given)} apply to 'textgan eval RUN_DIR', not to 'eval bleu'", "leave them out")
         if args.chars and args.unit not in (None, "char"):
             raise UserError(f"--chars contradicts --unit {args.unit}", "leave out --chars")
-        result = _score_files(args)
+        result, show = _score_files(args), _print_table
     else:
         given = [flag for flag, value in (("--hyp", args.hyp), ("--ref", args.ref), ("--self", args.self_bleu), ("--chars", args.chars)) if value]
         if given:
@@ -116,19 +116,15 @@ def eval_command(args: argparse.Namespace) -> int:
 
         # an oracle experiment's run is scored as a comparison of one run (its data made again, NLL-oracle added)
         if len(args.targets) > 1 or args.temperatures is not None or is_oracle_run(parse_run_spec(args.targets[0]).path):
-            result = compare_runs(args, args.targets, check_orders(args.orders))
-            if args.json:
-                print(json.dumps(result, indent=2))
-            else:
-                print_comparison(result)
-            return 0
-        if args.plot is not None:
-            raise UserError("--plot draws a comparison over temperatures", "add --temperatures T [T ...], or leave out --plot")
-        result = _score_run(args, args.targets[0])
+            result, show = compare_runs(args, args.targets, check_orders(args.orders)), print_comparison
+        else:
+            if args.plot is not None:
+                raise UserError("--plot draws a comparison over temperatures", "add --temperatures T [T ...], or leave out --plot")
+            result, show = _score_run(args, args.targets[0]), _print_table
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        _print_table(result)
+        show(result)
     return 0
 
 

@@ -405,7 +405,8 @@ def _run_seed(
     base = experiment.seqgan_config(seed)
     base.max_len = oracle.seq_len
     folder.mkdir(parents=True, exist_ok=True)
-    show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs{', keeping the best validation epoch' if val is not None else ''})")
+    keeping = ", keeping the best validation epoch" if val is not None else ""
+    show.print(f"seed {seed}: MLE pre-training ({base.mle_epochs} epochs{keeping})")
     # the constant reward builds no D: the shared start holds the generator, its optimiser and the
     # random streams; each GAN's reward model keeps the fresh init its own trainer gave it
     pretrain = trainer("pretrain", gan="constant", d_pretrain_steps=0, rounds=0, d_steps=0)
@@ -424,7 +425,7 @@ def _run_seed(
         runs[gan] = trainer(gan, start, gan=gan, **({"d_pretrain_steps": 0, "d_steps": 0} if fixed else {}))
         runs[gan].train()
 
-    show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs{', keeping the best validation epoch' if val is not None else ''}")
+    show.print(f"seed {seed}: MLE continued for {base.rounds} more epochs{keeping}")
     mle = trainer(
         "mle", from_pretraining({"phase": "mle", "done": base.mle_epochs}),
         gan="constant", mle_epochs=base.mle_epochs + base.rounds, d_pretrain_steps=0, rounds=0, d_steps=0,
@@ -474,6 +475,7 @@ def _run_seed(
                         task, advance=1, status=f"{v} T={point['temperature']:g}: {point['nll_oracle']:.3f}"
                     ),
                 )
+    # the run whose MLE epochs each model has: a GAN with its own generator pre-trained it itself
     trained = {"after_mle": pretrain, "mle": mle, **{gan: run if GANS[gan].build_agent is not None else pretrain for gan, run in runs.items()}}
     return {
         "seed": seed,
@@ -485,7 +487,7 @@ def _run_seed(
         "kept_epoch": {name: made.position.get("mle_best", {}).get("epoch") for name, made in trained.items()},
         "curves": {
             "mle": _curve(pretrain, mle, base.mle_epochs),
-            **{gan: _curve(run if GANS[gan].build_agent is not None else pretrain, run, base.mle_epochs) for gan, run in runs.items()},
+            **{gan: _curve(trained[gan], run, base.mle_epochs) for gan, run in runs.items()},
         },
         "sweep": points,
     }
