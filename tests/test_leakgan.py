@@ -17,6 +17,7 @@ import textgan.agents.leakgan
 import textgan.gans
 import textgan.gans.leakgan
 import textgan.models.leakgan
+import textgan.rewards.base
 from textgan.agents.leakgan import LeakGANAgent, LeakGANAgentConfig, rescaled_activation
 from textgan.env.copy_task import TargetDiscriminator
 from textgan.env.seqgan_env import SeqGANEnv
@@ -43,10 +44,13 @@ def tiny_discriminator(seed: int = 0, vocab: int = V, max_len: int = T) -> Discr
     return d
 
 
-def tiny_policy(d: Discriminator, step_size: int = 2, eos_id: int | None = None, seed: int = 1) -> LeakGANPolicy:
+def tiny_policy(d: Discriminator, step_size: int = 2, eos_id: int | None = None, seed: int = 1, prefixes: bool = False) -> LeakGANPolicy:
+    """``prefixes``: teacher forcing reads every prefix through D's own ``prefix_features`` (as
+    ``--gan leakgan`` builds it) instead of ``features`` on each prefix."""
     torch.manual_seed(seed)
     config = LeakGANConfig(V, T, d.feature_dim, embed_dim=4, hidden_dim=5, goal_dim=3, step_size=step_size, eos_id=eos_id)
-    policy = LeakGANPolicy(config, ProbRealReward(d).features)
+    reward = ProbRealReward(d)
+    policy = LeakGANPolicy(config, reward.features, reward.prefix_features if prefixes else None)
     with torch.no_grad():
         for parameter in policy.parameters():
             parameter.mul_(5.0)
@@ -89,6 +93,71 @@ def test_features_are_ds_highway_layer_of_the_prefix_whatever_the_padding_holds(
     assert_close(d.features(other_padding, lengths), got, rtol=0, atol=0)
     d.eval()  # the logit is the output layer of the features (dropout off)
     assert_close(d(tokens), d.output(d.features(tokens)).squeeze(-1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("sizes,width,steps", [
+    (((1, 2, 3), (3, 4, 5)), 5, 5),  # the tiny D
+    (((2, 5), (4, 3)), 5, 3),  # a filter as wide as the rows; fewer prefixes than columns
+    (((1, 3, 4, 6), (2, 3, 2, 4)), 6, 6),
+])  # fmt: skip
+def test_every_prefixs_features_in_one_call_equal_the_naive_windows(sizes, width, steps):
+    for seed in range(3):
+        torch.manual_seed(seed)
+        d = Discriminator(DiscriminatorConfig(V, width, embed_dim=4, filter_sizes=sizes[0], num_filters=sizes[1]))
+        with torch.no_grad():
+            for parameter in d.parameters():
+                parameter.mul_(3.0)
+        tokens = torch.randint(0, V, (4, width))
+        got = d.prefix_features(tokens, steps)
+        assert got.shape == (4, steps + 1, d.feature_dim)
+        for row in range(4):
+            for t in range(steps + 1):
+                assert_close(got[row, t], naive_features(d, tokens[row, :t].tolist(), width), rtol=1e-5, atol=1e-5)
+        rows, lengths = textgan.rewards.base.prefix_rows(tokens[:, :steps])
+        wide = torch.cat([rows, tokens[:1, steps:].expand(len(rows), -1)], dim=1)  # what follows a prefix is never read
+        assert_close(d.features(wide, lengths).view(4, steps + 1, -1), got, rtol=1e-5, atol=1e-5)
+
+    # the reward model's view (eval mode, rows padded to its max_len): D's fast path, or features per prefix
+    d = tiny_discriminator()
+    d.train()
+    reward = ProbRealReward(d)
+    short = torch.randint(0, V, (3, 4))
+    fast = reward.prefix_features(short)
+    assert d.training and fast.shape == (3, 5, d.feature_dim)
+
+    class FeaturesOnly:  # a discriminator-like model without prefix_features
+        training, max_len = True, T
+        config = d.config
+
+        def prob_real(self, tokens):
+            return d.prob_real(tokens)
+
+        def features(self, tokens, lengths=None):
+            return d.features(tokens, lengths)
+
+        def eval(self):
+            d.eval()
+
+        def train(self, mode=True):
+            d.train(mode)
+
+    assert_close(ProbRealReward(FeaturesOnly()).prefix_features(short), fast, rtol=1e-5, atol=1e-5)
+    for t in range(5):
+        assert_close(fast[:, t], reward.features(short[:, :t], torch.full((3,), t)), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="steps must be"):
+        d.prefix_features(short, 5)
+
+
+def test_prefix_features_in_bf16_stay_near_fp32():
+    torch.manual_seed(0)
+    d = Discriminator(DiscriminatorConfig(V, 8, embed_dim=16, filter_sizes=(1, 3, 8), num_filters=(8, 8, 8)))
+    tokens = torch.randint(0, V, (6, 8))
+    fp32 = d.prefix_features(tokens)
+    d.config.precision = "bf16"
+    bf16 = d.prefix_features(tokens)
+    assert bf16.dtype == torch.float32
+    assert_close(bf16, fp32, rtol=0.05, atol=0.05)
+    assert_close(bf16, d.features(*textgan.rewards.base.prefix_rows(tokens)).view_as(bf16), rtol=0.05, atol=0.05)
 
 
 def test_the_leaked_features_in_the_observation_are_the_reward_models_features_of_the_prefix():
@@ -157,9 +226,10 @@ def naive_hierarchy(policy: LeakGANPolicy, d: Discriminator, row: list[int]):
     return torch.stack(logits[:-1]), torch.stack(goals), torch.stack(features)
 
 
-def test_goals_and_the_workers_policy_equal_a_naive_computation_on_every_path():
+@pytest.mark.parametrize("prefixes", [False, True])
+def test_goals_and_the_workers_policy_equal_a_naive_computation_on_every_path(prefixes):
     d = tiny_discriminator()
-    policy = tiny_policy(d)
+    policy = tiny_policy(d, prefixes=prefixes)
     tokens = torch.tensor([[4, 7, 3, 8, 2], [1, 1, 6, 5, 0], [3, 8, 8, 2, 4]])
     out = policy.hierarchy(tokens)
     for row in range(len(tokens)):

@@ -32,9 +32,12 @@ from torch.nn import functional as F
 
 from textgan.models.generator import no_classes, sequence_mask
 from textgan.models.sampling import host_to_device, sample_from_logits
+from textgan.rewards.base import prefix_rows
 
 Features = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``features(tokens (N, T), lengths (N,)) -> (N, F)``: the reward model's features of each prefix"""
+PrefixFeatures = Callable[[torch.Tensor], torch.Tensor]
+"""``prefix_features(tokens (N, T)) -> (N, T + 1, F)``: the features of every prefix of each row"""
 
 
 @dataclass
@@ -134,10 +137,12 @@ class LeakGANPolicy(nn.Module):
         torch.Size([4, 6])
     """
 
-    def __init__(self, config: LeakGANConfig, features: Features):
+    def __init__(self, config: LeakGANConfig, features: Features, prefix_features: PrefixFeatures | None = None):
         super().__init__()
         self.config = config
         self.leaked = features
+        self.leaked_prefixes = prefix_features
+        """every prefix's features in one call (teacher forcing); default: ``features`` on each prefix"""
         v, e, h, k, f = config.vocab_size, config.embed_dim, config.hidden_dim, config.goal_dim, config.feature_dim
         # the worker
         self.embedding = nn.Embedding(v, e)
@@ -174,7 +179,7 @@ class LeakGANPolicy(nn.Module):
 
     def rollout_copy(self) -> LeakGANPolicy:
         """A new policy of the same sizes reading the same features (the env's rollout policy)."""
-        return LeakGANPolicy(self.config, self.leaked)
+        return LeakGANPolicy(self.config, self.leaked, self.leaked_prefixes)
 
     # -- the worker's output ----------------------------------------------------------------
 
@@ -199,10 +204,10 @@ class LeakGANPolicy(nn.Module):
 
     def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(N, T + 1, F)``: the features of every prefix x_1..x_t, t = 0..T, in one call."""
-        n, steps = tokens.shape
-        rows = tokens.unsqueeze(1).expand(n, steps + 1, steps).reshape(n * (steps + 1), steps)
-        lengths = torch.arange(steps + 1, device=tokens.device).repeat(n)
-        return self.leaked(rows, lengths).view(n, steps + 1, -1).detach()
+        if self.leaked_prefixes is not None:
+            return self.leaked_prefixes(tokens).detach()
+        rows, lengths = prefix_rows(tokens)
+        return self.leaked(rows, lengths).view(tokens.shape[0], tokens.shape[1] + 1, -1).detach()
 
     def hierarchy(self, tokens: torch.Tensor) -> Hierarchy:
         """The manager's goals and the worker's logits over whole sequences ``(N, T)``."""

@@ -150,6 +150,22 @@ class ProbRealReward:
         finally:
             self.model.train(was_training)
 
+    @torch.no_grad()
+    def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(N, T + 1, F)``: :meth:`features` of every prefix ``tokens[:, :t]``, t = 0..T, in one
+        call. A model with its own ``prefix_features`` (SeqGAN's D: no convolution per prefix)
+        computes them; any other model's ``features`` reads each prefix as a row."""
+        own = getattr(self.model, "prefix_features", None)
+        if own is None:
+            rows, lengths = prefix_rows(tokens)
+            return self.features(rows, lengths).view(tokens.shape[0], tokens.shape[1] + 1, -1)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return own(pad_to(tokens, self.max_len), tokens.shape[1])
+        finally:
+            self.model.train(was_training)
+
 
 def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
     """Adapt whatever scores text to the protocol (see the module docstring)."""
@@ -163,6 +179,13 @@ def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
         f"cannot score text with a {type(model).__name__}: give an object with score(tokens) "
         "(textgan.rewards.RewardModel), one with prob_real(tokens), or a function of (N, T) token ids"
     )
+
+
+def prefix_rows(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every prefix of each row of ``(N, T)`` as rows ``(N (T + 1), T)`` and their lengths 0..T."""
+    n, steps = tokens.shape
+    rows = tokens.unsqueeze(1).expand(n, steps + 1, steps).reshape(n * (steps + 1), steps)
+    return rows, torch.arange(steps + 1, device=tokens.device).repeat(n)
 
 
 def pad_to(tokens: torch.Tensor, width: int | None, pad_id: int = 0) -> torch.Tensor:
