@@ -1,7 +1,8 @@
-"""LeakGAN's teacher-forced leak: D's features of every prefix, per-prefix convolutions against
-``Discriminator.prefix_features``, and the MLE step each gives (COCO's sizes, the default preset).
+"""LeakGAN's leak, D's features of prefixes, at COCO's sizes and the default preset: every prefix at
+once (``Discriminator.prefix_features``, teacher forcing: the MLE step) and one token at a time
+(``Discriminator.read_token``: sampling), each against D's convolutions run on every prefix.
 
-    OMP_NUM_THREADS=1 python benchmarks/leakgan_features.py [--vocab 6098] [--max-len 25] [--repeats 3]
+    OMP_NUM_THREADS=1 python benchmarks/leakgan_features.py [--vocab 6098] [--max-len 25] [--samples 1000]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=6098)
     parser.add_argument("--max-len", type=int, default=25)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     preset = SeqGANConfig(**preset_values("default"))
@@ -45,10 +47,10 @@ def main() -> None:
         at_once = best_of(args.repeats, lambda: d.prefix_features(tokens))
     print(f"features of every prefix, batch {args.batch} x {args.max_len}: per-prefix convolutions {per_prefix:.3f} s, "
           f"prefix_features {at_once:.3f} s ({per_prefix / at_once:.1f}x)")  # fmt: skip
-    for name, prefixes in (("per-prefix convolutions", None), ("prefix_features", reward.prefix_features)):
+    for name, leak in (("per-prefix convolutions", reward.features), ("prefix_features", reward)):
         torch.manual_seed(0)
         config = LeakGANConfig(args.vocab, args.max_len, d.feature_dim, embed_dim=preset.g_embed_dim, hidden_dim=preset.g_hidden_dim)
-        policy = LeakGANPolicy(config, reward.features, prefixes)
+        policy = LeakGANPolicy(config, leak)
         optimizer = torch.optim.Adam(policy.parameters())
 
         def step() -> None:
@@ -57,6 +59,12 @@ def main() -> None:
             optimizer.step()
 
         print(f"LeakGAN MLE step with {name}: {best_of(args.repeats, step):.3f} s")
+    for name, leak in (("per-prefix convolutions", reward.features), ("read_token", reward)):
+        torch.manual_seed(0)
+        config = LeakGANConfig(args.vocab, args.max_len, d.feature_dim, embed_dim=preset.g_embed_dim, hidden_dim=preset.g_hidden_dim)
+        policy = LeakGANPolicy(config, leak)
+        seconds = best_of(args.repeats, lambda: policy.sample(args.samples, args.max_len, generator=torch.Generator().manual_seed(0)))
+        print(f"LeakGAN sampling {args.samples} sequences with {name}: {seconds:.3f} s")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
 
 

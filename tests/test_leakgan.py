@@ -44,13 +44,13 @@ def tiny_discriminator(seed: int = 0, vocab: int = V, max_len: int = T) -> Discr
     return d
 
 
-def tiny_policy(d: Discriminator, step_size: int = 2, eos_id: int | None = None, seed: int = 1, prefixes: bool = False) -> LeakGANPolicy:
-    """``prefixes``: teacher forcing reads every prefix through D's own ``prefix_features`` (as
-    ``--gan leakgan`` builds it) instead of ``features`` on each prefix."""
+def tiny_policy(d: Discriminator, step_size: int = 2, eos_id: int | None = None, seed: int = 1, fast: bool = False) -> LeakGANPolicy:
+    """``fast``: the leak is the reward model, so D's own ``prefix_features`` and ``read_token`` (as
+    ``--gan leakgan`` builds it); else its bare ``features``, each prefix read whole."""
     torch.manual_seed(seed)
     config = LeakGANConfig(V, T, d.feature_dim, embed_dim=4, hidden_dim=5, goal_dim=3, step_size=step_size, eos_id=eos_id)
     reward = ProbRealReward(d)
-    policy = LeakGANPolicy(config, reward.features, reward.prefix_features if prefixes else None)
+    policy = LeakGANPolicy(config, reward if fast else reward.features)
     with torch.no_grad():
         for parameter in policy.parameters():
             parameter.mul_(5.0)
@@ -148,6 +148,34 @@ def test_every_prefixs_features_in_one_call_equal_the_naive_windows(sizes, width
         d.prefix_features(short, 5)
 
 
+@pytest.mark.parametrize("sizes,width", [(((1, 2, 3), (3, 4, 5)), 5), (((2, 5), (4, 3)), 5), (((1, 3, 4, 6), (2, 3, 2, 4)), 6)])
+def test_reading_one_token_at_a_time_gives_each_prefixs_features(sizes, width):
+    """D's read_token (running sums and maxes) against the naive windows and against keeping the
+    prefix's tokens (PerPrefix), with rows that advance on different calls and past max_len."""
+    for seed in range(3):
+        torch.manual_seed(seed)
+        d = Discriminator(DiscriminatorConfig(V, width, embed_dim=4, filter_sizes=sizes[0], num_filters=sizes[1]))
+        with torch.no_grad():
+            for parameter in d.parameters():
+                parameter.mul_(3.0)
+        tokens = torch.randint(0, V, (4, width))
+        rng = torch.Generator().manual_seed(seed)
+        slow = textgan.rewards.base.PerPrefix(d.features, width)
+        state, slow_state = d.feature_state(4), slow.feature_state(4)
+        length = torch.zeros(4, dtype=torch.long)
+        for _ in range(2 * width + 2):
+            advance = (torch.rand(4, generator=rng) < 0.6) & (length < width)
+            length = length + advance.long()
+            token = tokens[torch.arange(4), (length - 1).clamp_min(0)]
+            with torch.no_grad():
+                got, state = d.read_token(state, token, length, advance)
+                expected, slow_state = slow.read_feature(slow_state, token, length, advance)
+            assert_close(got, expected, rtol=1e-5, atol=1e-5)
+            for row in range(4):
+                assert_close(got[row], naive_features(d, tokens[row, : length[row]].tolist(), width), rtol=1e-5, atol=1e-5)
+        assert length.tolist() == [width] * 4
+
+
 def test_prefix_features_in_bf16_stay_near_fp32():
     torch.manual_seed(0)
     d = Discriminator(DiscriminatorConfig(V, 8, embed_dim=16, filter_sizes=(1, 3, 8), num_filters=(8, 8, 8)))
@@ -158,6 +186,11 @@ def test_prefix_features_in_bf16_stay_near_fp32():
     assert bf16.dtype == torch.float32
     assert_close(bf16, fp32, rtol=0.05, atol=0.05)
     assert_close(bf16, d.features(*textgan.rewards.base.prefix_rows(tokens)).view_as(bf16), rtol=0.05, atol=0.05)
+    state, every = d.feature_state(6), torch.ones(6, dtype=torch.bool)
+    for t in range(8):
+        read, state = d.read_token(state, tokens[:, t], torch.full((6,), t + 1), every)
+        assert read.dtype == torch.float32 and state.dtype == torch.float32
+        assert_close(read, fp32[:, t + 1], rtol=0.05, atol=0.05)
 
 
 def test_the_leaked_features_in_the_observation_are_the_reward_models_features_of_the_prefix():
@@ -226,10 +259,10 @@ def naive_hierarchy(policy: LeakGANPolicy, d: Discriminator, row: list[int]):
     return torch.stack(logits[:-1]), torch.stack(goals), torch.stack(features)
 
 
-@pytest.mark.parametrize("prefixes", [False, True])
-def test_goals_and_the_workers_policy_equal_a_naive_computation_on_every_path(prefixes):
+@pytest.mark.parametrize("fast", [False, True])
+def test_goals_and_the_workers_policy_equal_a_naive_computation_on_every_path(fast):
     d = tiny_discriminator()
-    policy = tiny_policy(d, prefixes=prefixes)
+    policy = tiny_policy(d, fast=fast)
     tokens = torch.tensor([[4, 7, 3, 8, 2], [1, 1, 6, 5, 0], [3, 8, 8, 2, 4]])
     out = policy.hierarchy(tokens)
     for row in range(len(tokens)):
@@ -307,9 +340,10 @@ def test_the_rescaled_activation_is_the_papers_formula_of_each_columns_ranks():
     assert got[2, 1] > got[5, 1]
 
 
-def test_monte_carlo_values_every_c_tokens_complete_each_prefix_and_end_with_the_sequences_score():
+@pytest.mark.parametrize("fast", [False, True])
+def test_monte_carlo_values_every_c_tokens_complete_each_prefix_and_end_with_the_sequences_score(fast):
     d = tiny_discriminator()
-    policy = tiny_policy(d, step_size=2, eos_id=2)
+    policy = tiny_policy(d, step_size=2, eos_id=2, fast=fast)
     # D scores the share of the first two positions that hold (4, 7): a prefix of 2 tokens fixes it
     target = TargetDiscriminator([4, 7, 0, 0, 0], V, weights=[1, 1, 0, 0, 0])
     envs = SeqGANVectorEnv(3, vocab_size=V, max_len=T, reward_model=target, eos_id=2, tensors=True)

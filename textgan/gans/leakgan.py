@@ -47,8 +47,7 @@ def leakgan_agent(context: RewardContext, reward_model: DiscriminatorReward) -> 
             embed_dim=config.g_embed_dim, hidden_dim=config.g_hidden_dim, goal_dim=settings.goal_dim,
             step_size=settings.step_size, bos_id=context.bos_id, eos_id=context.eos_id, pad_id=context.pad_id,
         ),
-        reward_model.features,
-        reward_model.prefix_features,
+        reward_model,
     ).to(context.device)  # fmt: skip
     agent_fields = {f.name for f in dataclasses.fields(LeakGANAgentConfig)}
     agent_config = LeakGANAgentConfig(**{k: v for k, v in vars(settings).items() if k in agent_fields})

@@ -152,6 +152,64 @@ class Discriminator(nn.Module):
             features = self._pooled_highway(F.relu(torch.cat(pooled, dim=2)))
         return features.float()
 
+    # -- the features of a growing prefix, one token at a time (LeakGAN's sampling and rollouts)
+
+    def feature_state(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """``(N, S)``: the state of :meth:`read_token` for ``n`` empty prefixes.
+
+        Per filter of width w with F maps: the w windows that the prefix's last token is in, each
+        with the taps it has read summed (``w F``), and the running max of the windows wholly
+        inside the prefix (``F``, the dtype's lowest value while there is none).
+        """
+        device = device or self.embedding.weight.device
+        parts = []
+        for conv in self.convs:
+            w, maps = conv.kernel_size[0], conv.out_channels
+            parts += [torch.zeros(n, w * maps, device=device), torch.full((n, maps), torch.finfo(torch.float32).min, device=device)]
+        return torch.cat(parts, dim=1)
+
+    def read_token(
+        self, state: torch.Tensor, token: torch.Tensor, length: torch.Tensor, advance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows where ``advance`` read ``token`` as their prefix's ``length``-th token; every row then
+        gets the :meth:`features` ``(N, F)`` of its prefix of ``length`` tokens (at ``max_len``
+        columns, zeros after it) and the new state.
+
+        Reading a token costs one product of its embedding with each filter's taps (no convolution
+        over the prefix): the windows it falls in add their next tap, the window it completes
+        joins the running max, and the max over windows is that running max, the windows the
+        prefix's end cuts, and 0 for the windows after it (see :meth:`prefix_features`).
+        """
+        width = self.config.max_len
+        low = torch.finfo(torch.float32).min
+        with torch.autocast(token.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+            embedded = self.embedding(token)
+            weights = torch.cat([conv.weight.permute(1, 2, 0).reshape(embedded.shape[-1], -1) for conv in self.convs], dim=1)
+            taps = (embedded @ weights).float()
+            parts, pooled, at, tap_at = [], [], 0, 0
+            for conv in self.convs:
+                w, maps = conv.kernel_size[0], conv.out_channels
+                windows = width - w + 1
+                read = state[:, at : at + w * maps].view(-1, w, maps)
+                best = state[:, at + w * maps : at + (w + 1) * maps]
+                at += (w + 1) * maps
+                step = taps[:, tap_at : tap_at + w * maps].view(-1, w, maps)
+                tap_at += w * maps
+                grown = torch.cat([read.new_zeros(read.shape[0], 1, maps), read[:, :-1]], dim=1) + step  # [k - 1]: k taps
+                completes = advance & (length >= w)  # the window starting at length - w is now whole
+                best = torch.where(completes.unsqueeze(1), torch.maximum(best, grown[:, w - 1]), best)
+                read = torch.where(advance.view(-1, 1, 1), grown, read)
+                parts += [read.flatten(1), best]
+                value = best
+                if w > 1:  # the windows the prefix's end cuts: start length - k, k = 1..w-1 taps read
+                    start = length.unsqueeze(1) - torch.arange(1, w, device=token.device)
+                    cut = read[:, : w - 1].masked_fill(((start < 0) | (start >= windows)).unsqueeze(-1), low)
+                    value = torch.maximum(value, cut.amax(dim=1))
+                value = torch.where((length < windows).unsqueeze(1), value.clamp_min(0), value)  # windows after it: 0
+                pooled.append(value + conv.bias)
+            features = self._pooled_highway(F.relu(torch.cat(pooled, dim=1)))
+        return features.float(), torch.cat(parts, dim=1)
+
     def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy against ``labels`` (1 real, 0 generated) plus the output L2 term."""
         bce = F.binary_cross_entropy_with_logits(self(tokens), labels.float())

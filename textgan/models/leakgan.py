@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -32,12 +33,31 @@ from torch.nn import functional as F
 
 from textgan.models.generator import no_classes, sequence_mask
 from textgan.models.sampling import host_to_device, sample_from_logits
-from textgan.rewards.base import prefix_rows
+from textgan.rewards.base import PerPrefix
 
 Features = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``features(tokens (N, T), lengths (N,)) -> (N, F)``: the reward model's features of each prefix"""
-PrefixFeatures = Callable[[torch.Tensor], torch.Tensor]
-"""``prefix_features(tokens (N, T)) -> (N, T + 1, F)``: the features of every prefix of each row"""
+
+
+@runtime_checkable
+class Leak(Protocol):
+    """What the manager reads: a reward model's features of prefixes (``ProbRealReward`` is one).
+
+    ``features(tokens (N, T), lengths (N,)) -> (N, F)``: of the prefixes ``tokens[b, :lengths[b]]``;
+    ``prefix_features(tokens (N, T)) -> (N, T + 1, F)``: of every prefix of each row at once;
+    ``feature_state(n, device) -> (N, S)`` and ``read_feature(state, token, length, advance) ->
+    (features (N, F), state)``: of a prefix growing by one token per call.
+    """
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: ...
+
+    def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+    def feature_state(self, n: int, device: torch.device | str | None = None) -> torch.Tensor: ...
+
+    def read_feature(
+        self, state: torch.Tensor, token: torch.Tensor, length: torch.Tensor, advance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 @dataclass
@@ -137,12 +157,11 @@ class LeakGANPolicy(nn.Module):
         torch.Size([4, 6])
     """
 
-    def __init__(self, config: LeakGANConfig, features: Features, prefix_features: PrefixFeatures | None = None):
+    def __init__(self, config: LeakGANConfig, leak: Leak | Features):
         super().__init__()
         self.config = config
-        self.leaked = features
-        self.leaked_prefixes = prefix_features
-        """every prefix's features in one call (teacher forcing); default: ``features`` on each prefix"""
+        self.leak = leak if isinstance(leak, Leak) else PerPrefix(leak, config.max_len)
+        """the reward model's features of prefixes (a bare ``features`` callable reads each prefix whole)"""
         v, e, h, k, f = config.vocab_size, config.embed_dim, config.hidden_dim, config.goal_dim, config.feature_dim
         # the worker
         self.embedding = nn.Embedding(v, e)
@@ -179,7 +198,7 @@ class LeakGANPolicy(nn.Module):
 
     def rollout_copy(self) -> LeakGANPolicy:
         """A new policy of the same sizes reading the same features (the env's rollout policy)."""
-        return LeakGANPolicy(self.config, self.leaked, self.leaked_prefixes)
+        return LeakGANPolicy(self.config, self.leak)
 
     # -- the worker's output ----------------------------------------------------------------
 
@@ -204,10 +223,7 @@ class LeakGANPolicy(nn.Module):
 
     def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(N, T + 1, F)``: the features of every prefix x_1..x_t, t = 0..T, in one call."""
-        if self.leaked_prefixes is not None:
-            return self.leaked_prefixes(tokens).detach()
-        rows, lengths = prefix_rows(tokens)
-        return self.leaked(rows, lengths).view(tokens.shape[0], tokens.shape[1] + 1, -1).detach()
+        return self.leak.prefix_features(tokens).detach()
 
     def hierarchy(self, tokens: torch.Tensor) -> Hierarchy:
         """The manager's goals and the worker's logits over whole sequences ``(N, T)``."""
@@ -259,7 +275,7 @@ class LeakGANPolicy(nn.Module):
     def initial_state(
         self, n: int, device: torch.device | str | None = None, labels: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, ...]:
-        """(logits, worker h, c, manager h, c, the last c goals, the prefix, inputs read)."""
+        """(logits, worker h, c, manager h, c, the last c goals, the prefix, inputs read, the leak's state)."""
         no_classes(labels)
         cfg = self.config
         device = device or self.output.weight.device
@@ -268,23 +284,25 @@ class LeakGANPolicy(nn.Module):
         return (
             torch.zeros(n, cfg.vocab_size, device=device), zeros, zeros.clone(), zeros.clone(), zeros.clone(), goals,
             torch.full((n, cfg.max_len), cfg.pad_id, dtype=torch.long, device=device),
-            torch.zeros(n, 1, dtype=torch.long, device=device),
+            torch.zeros(n, 1, dtype=torch.long, device=device), self.leak.feature_state(n, device),
         )  # fmt: skip
 
     def cell(self, previous: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         """Read one input token (BOS first): the prefix grows, the manager reads its features and
         emits a goal, and the first part of the new state is the next token's logits."""
-        _, worker_h, worker_c, manager_h, manager_c, goals, prefix, read = state
+        _, worker_h, worker_c, manager_h, manager_c, goals, prefix, read, leak_state = state
         written = read.squeeze(1)
         at = (written - 1).clamp(0, self.config.max_len - 1).unsqueeze(1)
         kept = prefix.gather(1, at).squeeze(1)
-        prefix = prefix.scatter(1, at, torch.where(written >= 1, previous, kept).unsqueeze(1))  # BOS is not text
+        advance = (written >= 1) & (written <= self.config.max_len)  # BOS is not text
+        prefix = prefix.scatter(1, at, torch.where(advance, previous, kept).unsqueeze(1))
         lengths = written.clamp_max(self.config.max_len)
         worker_h, worker_c = torch._VF.lstm_cell(
             self.embedding(previous), (worker_h, worker_c),
             self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, self.lstm.bias_ih_l0, self.lstm.bias_hh_l0,
         )  # fmt: skip
-        features = self.leaked(prefix, lengths).detach()
+        features, leak_state = self.leak.read_feature(leak_state, previous, lengths, advance)
+        features = features.detach()
         manager_h, manager_c = torch._VF.lstm_cell(
             features, (manager_h, manager_c),
             self.manager_lstm.weight_ih_l0, self.manager_lstm.weight_hh_l0, self.manager_lstm.bias_ih_l0,
@@ -293,7 +311,7 @@ class LeakGANPolicy(nn.Module):
         goal = normalise(self.manager_output(manager_h))
         logits = self.worker_logits(worker_h, self._goal_embedding(goals.sum(1)))  # w_t: g_{t-1} .. g_{t-c}
         goals = torch.cat([goals[:, 1:], goal.detach().unsqueeze(1)], dim=1)
-        return logits, worker_h, worker_c, manager_h, manager_c, goals, prefix, read + 1
+        return logits, worker_h, worker_c, manager_h, manager_c, goals, prefix, read + 1, leak_state
 
     @staticmethod
     def text_of(state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -157,14 +157,29 @@ class ProbRealReward:
         computes them; any other model's ``features`` reads each prefix as a row."""
         own = getattr(self.model, "prefix_features", None)
         if own is None:
-            rows, lengths = prefix_rows(tokens)
-            return self.features(rows, lengths).view(tokens.shape[0], tokens.shape[1] + 1, -1)
+            return PerPrefix(self.features).prefix_features(tokens)
         was_training = self.model.training
         self.model.eval()
         try:
             return own(pad_to(tokens, self.max_len), tokens.shape[1])
         finally:
             self.model.train(was_training)
+
+    def feature_state(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """The state of :meth:`read_feature` for ``n`` empty prefixes (the model's own, e.g. SeqGAN's
+        D: running sums and maxes of its windows; else the prefix's tokens)."""
+        own = getattr(self.model, "feature_state", None)
+        return own(n, device) if own is not None else PerPrefix(self.features, self.max_len).feature_state(n, device)
+
+    @torch.no_grad()
+    def read_feature(
+        self, state: torch.Tensor, token: torch.Tensor, length: torch.Tensor, advance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows where ``advance`` read ``token`` as their prefix's ``length``-th token: the
+        :meth:`features` ``(N, F)`` of every row's prefix of ``length`` tokens, and the new state."""
+        if getattr(self.model, "read_token", None) is None:
+            return PerPrefix(self.features, self.max_len).read_feature(state, token, length, advance)
+        return self.model.read_token(state, token, length, advance)
 
 
 def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
@@ -179,6 +194,28 @@ def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
         f"cannot score text with a {type(model).__name__}: give an object with score(tokens) "
         "(textgan.rewards.RewardModel), one with prob_real(tokens), or a function of (N, T) token ids"
     )
+
+
+class PerPrefix:
+    """The leak of any ``features(tokens, lengths)``, one prefix at a time: every prefix as a row
+    (:meth:`prefix_features`), or a growing prefix kept as its tokens (:meth:`read_feature`)."""
+
+    def __init__(self, features: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], max_len: int | None = None):
+        self.features, self.max_len = features, max_len
+
+    def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        rows, lengths = prefix_rows(tokens)
+        return self.features(rows, lengths).view(tokens.shape[0], tokens.shape[1] + 1, -1)
+
+    def feature_state(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
+        return torch.zeros(n, self.max_len, dtype=torch.long, device=device)
+
+    def read_feature(
+        self, state: torch.Tensor, token: torch.Tensor, length: torch.Tensor, advance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        at = (length - 1).clamp(0, state.shape[1] - 1).unsqueeze(1)
+        state = state.scatter(1, at, torch.where(advance, token, state.gather(1, at).squeeze(1)).unsqueeze(1))
+        return self.features(state, length), state
 
 
 def prefix_rows(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
