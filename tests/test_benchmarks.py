@@ -1,4 +1,5 @@
-"""benchmarks/seqgan_units.py runs (--quick, shape only); its FLOP counts match hand counts and the code."""
+"""benchmarks/seqgan_units.py runs (--quick, shape only); its FLOP counts match hand counts and the code;
+benchmarks/leakgan_features.py runs at small sizes."""
 
 from __future__ import annotations
 
@@ -45,6 +46,19 @@ def test_quick_run_writes_every_unit(tmp_path):
     assert record["anchor"] is None and record["quick"] and record["threads"] == 1
     assert record["device"] == "cpu" and record["torch"] == torch.__version__ and record["cpu"]
     assert "schedule" in result.stdout
+
+
+def test_leakgan_features_benchmark_runs_at_small_sizes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["--vocab", "40", "--max-len", "20", "--batch", "4", "--samples", "8", "--repeats", "1"]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "leakgan_features.py"), *args],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("features of every prefix, batch 4 x 20:") and len(lines) == 6
+    assert sum("LeakGAN MLE step" in line for line in lines) == 2 and sum("LeakGAN sampling 8" in line for line in lines) == 2
 
 
 def test_discriminator_hand_count():
