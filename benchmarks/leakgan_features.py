@@ -47,9 +47,9 @@ def main() -> None:
         at_once = best_of(args.repeats, lambda: d.prefix_features(tokens))
     print(f"features of every prefix, batch {args.batch} x {args.max_len}: per-prefix convolutions {per_prefix:.3f} s, "
           f"prefix_features {at_once:.3f} s ({per_prefix / at_once:.1f}x)")  # fmt: skip
+    config = LeakGANConfig(args.vocab, args.max_len, d.feature_dim, embed_dim=preset.g_embed_dim, hidden_dim=preset.g_hidden_dim)
     for name, leak in (("per-prefix convolutions", reward.features), ("prefix_features", reward)):
         torch.manual_seed(0)
-        config = LeakGANConfig(args.vocab, args.max_len, d.feature_dim, embed_dim=preset.g_embed_dim, hidden_dim=preset.g_hidden_dim)
         policy = LeakGANPolicy(config, leak)
         optimizer = torch.optim.Adam(policy.parameters())
 
@@ -61,7 +61,6 @@ def main() -> None:
         print(f"LeakGAN MLE step with {name}: {best_of(args.repeats, step):.3f} s")
     for name, leak in (("per-prefix convolutions", reward.features), ("read_token", reward)):
         torch.manual_seed(0)
-        config = LeakGANConfig(args.vocab, args.max_len, d.feature_dim, embed_dim=preset.g_embed_dim, hidden_dim=preset.g_hidden_dim)
         policy = LeakGANPolicy(config, leak)
         seconds = best_of(args.repeats, lambda: policy.sample(args.samples, args.max_len, generator=torch.Generator().manual_seed(0)))
         print(f"LeakGAN sampling {args.samples} sequences with {name}: {seconds:.3f} s")

@@ -35,9 +35,10 @@ V, T = 9, 5
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_discriminator(seed: int = 0, vocab: int = V, max_len: int = T) -> Discriminator:
+def tiny_discriminator(seed: int = 0, vocab: int = V, max_len: int = T, filters=((1, 2, 3), (3, 4, 5))) -> Discriminator:
+    """A D of embedding 4 with ``filters`` (widths, maps)."""
     torch.manual_seed(seed)
-    d = Discriminator(DiscriminatorConfig(vocab, max_len, embed_dim=4, filter_sizes=(1, 2, 3), num_filters=(3, 4, 5)))
+    d = Discriminator(DiscriminatorConfig(vocab, max_len, embed_dim=4, filter_sizes=filters[0], num_filters=filters[1]))
     with torch.no_grad():  # larger weights than the init, so that features differ clearly between prefixes
         for parameter in d.parameters():
             parameter.mul_(3.0)
@@ -102,11 +103,7 @@ def test_features_are_ds_highway_layer_of_the_prefix_whatever_the_padding_holds(
 ])  # fmt: skip
 def test_every_prefixs_features_in_one_call_equal_the_naive_windows(sizes, width, steps):
     for seed in range(3):
-        torch.manual_seed(seed)
-        d = Discriminator(DiscriminatorConfig(V, width, embed_dim=4, filter_sizes=sizes[0], num_filters=sizes[1]))
-        with torch.no_grad():
-            for parameter in d.parameters():
-                parameter.mul_(3.0)
+        d = tiny_discriminator(seed, max_len=width, filters=sizes)
         tokens = torch.randint(0, V, (4, width))
         got = d.prefix_features(tokens, steps)
         assert got.shape == (4, steps + 1, d.feature_dim)
@@ -142,6 +139,11 @@ def test_every_prefixs_features_in_one_call_equal_the_naive_windows(sizes, width
             d.train(mode)
 
     assert_close(ProbRealReward(FeaturesOnly()).prefix_features(short), fast, rtol=1e-5, atol=1e-5)
+    for leak in (reward, ProbRealReward(FeaturesOnly())):  # a growing prefix: D's read_token, or the tokens kept
+        state, every = leak.feature_state(3), torch.ones(3, dtype=torch.bool)
+        for t in range(4):
+            read, state = leak.read_feature(state, short[:, t], torch.full((3,), t + 1), every)
+            assert_close(read, fast[:, t + 1], rtol=1e-5, atol=1e-5)
     for t in range(5):
         assert_close(fast[:, t], reward.features(short[:, :t], torch.full((3,), t)), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="steps must be"):
@@ -153,11 +155,7 @@ def test_reading_one_token_at_a_time_gives_each_prefixs_features(sizes, width):
     """D's read_token (running sums and maxes) against the naive windows and against keeping the
     prefix's tokens (PerPrefix), with rows that advance on different calls and past max_len."""
     for seed in range(3):
-        torch.manual_seed(seed)
-        d = Discriminator(DiscriminatorConfig(V, width, embed_dim=4, filter_sizes=sizes[0], num_filters=sizes[1]))
-        with torch.no_grad():
-            for parameter in d.parameters():
-                parameter.mul_(3.0)
+        d = tiny_discriminator(seed, max_len=width, filters=sizes)
         tokens = torch.randint(0, V, (4, width))
         rng = torch.Generator().manual_seed(seed)
         slow = textgan.rewards.base.PerPrefix(d.features, width)

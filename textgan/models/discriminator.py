@@ -131,9 +131,9 @@ class Discriminator(nn.Module):
             for conv in self.convs:
                 w, maps = conv.kernel_size[0], conv.out_channels
                 windows = width - w + 1
-                if windows < 1:  # the prefixes' width is below this filter's: (features needs max_len rows)
+                if windows < 1:  # rows narrower than a filter: pad them to max_len first, as features' callers do
                     raise ValueError(f"tokens of width {width} are narrower than a filter of width {w}")
-                taps = (embedded @ conv.weight.permute(1, 2, 0).reshape(embedded.shape[-1], w * maps)).view(n, width, w, maps)
+                taps = (embedded @ conv.weight.permute(1, 2, 0).reshape(embedded.shape[-1], w * maps)).float().view(n, width, w, maps)
                 diagonal = torch.stack([taps[:, j : j + windows, j] for j in range(w)], dim=2)  # [s, j] = W_j x_{s+j}
                 partial = diagonal.cumsum(dim=2)  # [s, k - 1]: the window at s with its first k taps read
                 low = torch.finfo(partial.dtype).min

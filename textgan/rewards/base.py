@@ -165,11 +165,17 @@ class ProbRealReward:
         finally:
             self.model.train(was_training)
 
+    def _reader(self) -> tuple[Callable, Callable]:
+        """(state, read) of a growing prefix: the model's own ``feature_state`` and ``read_token``
+        (SeqGAN's D: running sums and maxes of its windows), else :class:`PerPrefix`'s (its tokens)."""
+        if hasattr(self.model, "read_token"):
+            return self.model.feature_state, self.model.read_token
+        per_prefix = PerPrefix(self.features, self.max_len)
+        return per_prefix.feature_state, per_prefix.read_feature
+
     def feature_state(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
-        """The state of :meth:`read_feature` for ``n`` empty prefixes (the model's own, e.g. SeqGAN's
-        D: running sums and maxes of its windows; else the prefix's tokens)."""
-        own = getattr(self.model, "feature_state", None)
-        return own(n, device) if own is not None else PerPrefix(self.features, self.max_len).feature_state(n, device)
+        """The state of :meth:`read_feature` for ``n`` empty prefixes."""
+        return self._reader()[0](n, device)
 
     @torch.no_grad()
     def read_feature(
@@ -177,9 +183,7 @@ class ProbRealReward:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows where ``advance`` read ``token`` as their prefix's ``length``-th token: the
         :meth:`features` ``(N, F)`` of every row's prefix of ``length`` tokens, and the new state."""
-        if getattr(self.model, "read_token", None) is None:
-            return PerPrefix(self.features, self.max_len).read_feature(state, token, length, advance)
-        return self.model.read_token(state, token, length, advance)
+        return self._reader()[1](state, token, length, advance)
 
 
 def as_reward_model(model: Any, vocab_size: int | None = None) -> RewardModel:
