@@ -113,6 +113,36 @@ def test_the_mle_loss_curve_with_fused_adam_equals_pytorchs_default_adam():
     assert curves[0][-1] < curves[0][0] - 0.2  # the curve is a learning curve
 
 
+def conv_reference(d: Discriminator, tokens: torch.Tensor) -> torch.Tensor:
+    """D's logits written with Conv1d and autograd through it (the paper's formula, eval mode)."""
+    x = d.embedding(tokens).transpose(1, 2)
+    pooled = torch.cat([torch.relu(conv(x)).amax(dim=2) for conv in d.convs], dim=1)
+    gate = torch.sigmoid(d.highway_gate(pooled))
+    return d.output(gate * torch.relu(d.highway_transform(pooled)) + (1 - gate) * pooled).squeeze(-1)
+
+
+def test_the_training_path_im2col_equals_the_convolution_in_values_and_every_gradient():
+    """Under autograd D computes its windows as matrix products; scoring uses Conv1d. Widths 1 and
+    WIDTH (one window) are among the filters."""
+    d = discriminator(dropout=0.0).eval()
+    real, fake = data(40)
+    tokens = torch.cat([real, fake])
+    assert {1, WIDTH} <= {conv.kernel_size[0] for conv in d.convs}
+    with torch.no_grad():
+        scored = d(tokens)
+    trained = d(tokens)
+    assert trained.requires_grad
+    assert_close(trained, scored, rtol=1e-5, atol=1e-5)
+    reference = conv_reference(d, tokens)
+    assert_close(scored, reference.detach())
+    weights = torch.randn(len(tokens), generator=torch.Generator().manual_seed(3))  # a loss that weighs each row differently
+    ours = torch.autograd.grad((trained * weights).sum(), list(d.parameters()))
+    theirs = torch.autograd.grad((reference * weights).sum(), list(d.parameters()))
+    for (name, _), a, b in zip(d.named_parameters(), ours, theirs):
+        assert_close(a, b, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
+    assert any(float(g.abs().sum()) > 0 for g in ours[1:])  # the convolutions do get gradient
+
+
 def test_bf16_discriminator_is_fp32_within_bf16_noise_and_its_loss_is_fp32():
     fp32, bf16 = discriminator(dropout=0.0), discriminator("bf16", dropout=0.0)
     bf16.load_state_dict(fp32.state_dict())

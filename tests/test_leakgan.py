@@ -290,7 +290,7 @@ def test_the_worker_reads_the_goals_detached_and_token_nll_pretrains_the_manager
     nll, mask = policy.token_nll(tokens)
     with torch.no_grad():
         plain = F.cross_entropy(policy(tokens).transpose(1, 2), tokens, reduction="none")
-    assert_close(nll, plain, rtol=0, atol=0)  # the value: the worker's NLL alone
+    assert_close(nll, plain)  # the value: the worker's NLL alone (D's features differ only in rounding with and without autograd)
     nll.sum().backward()
     manager_grads = [p.grad.clone() for p in policy.manager_parameters()]
     policy.zero_grad()

@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from runcore.optim import adam
-from textgan.models.discriminator import Discriminator
+from textgan.models.discriminator import Discriminator, highway, window_maxes
 from textgan.rewards.base import pad_to
 
 
@@ -61,10 +61,7 @@ def discriminator_features(d: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
         >>> discriminator_features(d, torch.zeros(5, 4, dtype=torch.long)).shape
         torch.Size([5, 3])
     """
-    x = d.embedding(tokens).transpose(1, 2)  # (N, E, T) for Conv1d
-    pooled = F.relu(torch.cat([conv(x).amax(dim=2) for conv in d.convs], dim=1))
-    gate = torch.sigmoid(d.highway_gate(pooled))
-    return gate * F.relu(d.highway_transform(pooled)) + (1 - gate) * pooled
+    return highway(F.relu(window_maxes(d.embedding(tokens), d.convs)), d.highway_transform, d.highway_gate)
 
 
 class Ranker(nn.Module):
