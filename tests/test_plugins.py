@@ -190,13 +190,14 @@ def test_kl_costs_are_beta_times_the_log_ratio_and_the_adaptive_coefficient_foll
     assert beta == pytest.approx(0.3 * (1 - 0.2 * 12 / 100))
     costs, kl = penalty.costs(rollout)
     naive = torch.zeros_like(costs)
-    for t in range(rollout.num_steps):
-        for b in range(4):
-            context = [1] + rollout.actions[:t, b].tolist()  # one episode per column: no restarts
-            x = torch.tensor([context])
-            own = torch.log_softmax(policy(torch.cat([x[:, 1:], rollout.actions[t : t + 1, b : b + 1]], 1))[0, t], -1)
-            ref = torch.log_softmax(reference(torch.cat([x[:, 1:], rollout.actions[t : t + 1, b : b + 1]], 1))[0, t], -1)
-            naive[t, b] = beta * (own[rollout.actions[t, b]] - ref[rollout.actions[t, b]])
+    with torch.no_grad():
+        for t in range(rollout.num_steps):
+            for b in range(4):
+                context = [1] + rollout.actions[:t, b].tolist()  # one episode per column: no restarts
+                x = torch.tensor([context])
+                own = torch.log_softmax(policy(torch.cat([x[:, 1:], rollout.actions[t : t + 1, b : b + 1]], 1))[0, t], -1)
+                ref = torch.log_softmax(reference(torch.cat([x[:, 1:], rollout.actions[t : t + 1, b : b + 1]], 1))[0, t], -1)
+                naive[t, b] = beta * (own[rollout.actions[t, b]] - ref[rollout.actions[t, b]])
     assert_close(costs, naive, atol=1e-5, rtol=1e-4)
     assert kl == pytest.approx(float((naive / beta).mean()), rel=1e-4)
     expected_coef = beta * (1 + min(max(kl / 0.01 - 1, -0.2), 0.2) * 12 / 100)
