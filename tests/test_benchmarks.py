@@ -1,5 +1,6 @@
 """benchmarks/seqgan_units.py runs (--quick, shape only); its FLOP counts match hand counts and the code;
-benchmarks/leakgan_features.py runs at small sizes."""
+benchmarks/leakgan_features.py runs at small sizes; benchmarks/coco_unknown_words.py counts unknown words as
+a hand count does."""
 
 from __future__ import annotations
 
@@ -59,6 +60,26 @@ def test_leakgan_features_benchmark_runs_at_small_sizes(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("features of every prefix, batch 4 x 20:") and len(lines) == 6
     assert sum("LeakGAN MLE step" in line for line in lines) == 2 and sum("LeakGAN sampling 8" in line for line in lines) == 2
+
+
+def test_coco_unknown_words_counts_as_a_hand_count(tmp_path):
+    spec = importlib.util.spec_from_file_location("coco_unknown_words", REPO / "benchmarks" / "coco_unknown_words.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    train, test = ["a cat sat.", "the dog ran"], ["a dog sat.", "the bird, sat"]
+    spaces = module.unknown_words(train, test, str.split)  # unknown: "bird," and "sat" (the vocabulary has "sat.")
+    assert spaces == {"vocabulary": 6, "test_tokens": 6, "unknown_share": 2 / 6, "captions_with_unknown": 0.5,
+                      "longest_training_caption": 3}  # fmt: skip
+    treebank = module.NLTKWordTokenizer()
+    split = module.unknown_words(train, test, lambda line: treebank.tokenize(line.lower()))  # unknown: "bird" and ","
+    assert split == {"vocabulary": 7, "test_tokens": 8, "unknown_share": 2 / 8, "captions_with_unknown": 0.5,
+                     "longest_training_caption": 4}  # fmt: skip
+    (tmp_path / "train.txt").write_text("\n".join(train) + "\n")
+    (tmp_path / "test.txt").write_text("\n".join(test) + "\n")
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "coco_unknown_words.py"), "--train", str(tmp_path / "train.txt"),
+                             "--test", str(tmp_path / "test.txt")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["whitespace | 6 | 6 | 33.33% | 50.0% | 3", "treebank | 7 | 8 | 25.00% | 50.0% | 4"]
 
 
 def test_discriminator_hand_count():
