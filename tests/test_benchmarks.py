@@ -1,6 +1,6 @@
 """benchmarks/seqgan_units.py runs (--quick, shape only); its FLOP counts match hand counts and the code;
-benchmarks/leakgan_features.py runs at small sizes; benchmarks/coco_unknown_words.py counts unknown words as
-a hand count does."""
+benchmarks/leakgan_features.py runs at small sizes; benchmarks/coco_word_units.py counts unknown words as a
+hand count does and its BLEU rows are nltk's."""
 
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def test_leakgan_features_benchmark_runs_at_small_sizes(tmp_path):
     assert sum("LeakGAN MLE step" in line for line in lines) == 2 and sum("LeakGAN sampling 8" in line for line in lines) == 2
 
 
-def test_coco_unknown_words_counts_as_a_hand_count(tmp_path):
-    spec = importlib.util.spec_from_file_location("coco_unknown_words", REPO / "benchmarks" / "coco_unknown_words.py")
+def test_coco_word_units_counts_as_a_hand_count_and_scores_as_nltk(tmp_path):
+    spec = importlib.util.spec_from_file_location("coco_word_units", REPO / "benchmarks" / "coco_word_units.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     train, test = ["a cat sat.", "the dog ran"], ["a dog sat.", "the bird, sat"]
@@ -76,10 +76,20 @@ def test_coco_unknown_words_counts_as_a_hand_count(tmp_path):
                      "longest_training_caption": 4}  # fmt: skip
     (tmp_path / "train.txt").write_text("\n".join(train) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(test) + "\n")
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "coco_unknown_words.py"), "--train", str(tmp_path / "train.txt"),
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    rows = module.bleu_rows(train, test, str.split, orders=(2, 3))
+    for n in (2, 3):
+        weights, smooth = (1 / n,) * n, SmoothingFunction().method1
+        nltk_bleu = sum(sentence_bleu([t.split() for t in test], h.split(), weights, smoothing_function=smooth) for h in train) / 2
+        nltk_self = sum(sentence_bleu([test[1 - i].split()], test[i].split(), weights, smoothing_function=smooth) for i in (0, 1)) / 2
+        assert rows["bleu_train_vs_test"][n] == pytest.approx(nltk_bleu) and rows["self_bleu_test"][n] == pytest.approx(nltk_self)
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "coco_word_units.py"), "--train", str(tmp_path / "train.txt"),
                              "--test", str(tmp_path / "test.txt")], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1:] == ["whitespace | 6 | 6 | 33.33% | 50.0% | 3", "treebank | 7 | 8 | 25.00% | 50.0% | 4"]
+    lines = result.stdout.splitlines()
+    assert lines[1:3] == ["whitespace | 6 | 6 | 33.33% | 50.0% | 3", "treebank | 7 | 8 | 25.00% | 50.0% | 4"]
+    assert lines[3].startswith("split | BLEU") and [line.split(" | ")[0] for line in lines[4:]] == ["whitespace", "treebank"]
 
 
 def test_discriminator_hand_count():

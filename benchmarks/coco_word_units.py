@@ -1,12 +1,14 @@
-"""How many COCO test words a vocabulary of the training captions lacks, per way of splitting words.
+"""COCO's captions in two word units: unknown test words, and the real-text BLEU rows.
 
 Run from the repository root:
 
-    python benchmarks/coco_unknown_words.py
+    python benchmarks/coco_word_units.py
 
 It reads ``../shared/data/text/coco_train.txt`` and ``coco_test.txt`` (they stay there) and, for
-two splits, prints the training vocabulary's size, the share of test tokens outside it (they
-become ``<unk>``), the share of test captions with one, and the longest training caption:
+two ways of splitting words, prints the training vocabulary's size, the share of test tokens
+outside it (they become ``<unk>``), the share of test captions with one, the longest training
+caption, then BLEU-2..5 of every training caption against the test captions and Self-BLEU-2..5
+of each file (textgan's exact BLEU, nltk's method 1):
 
 - ``whitespace``: ``str.split``, what ``--tokenizer word`` does; punctuation stays on its word
   (``wheel.``).
@@ -22,6 +24,8 @@ import argparse
 from pathlib import Path
 
 from nltk.tokenize import NLTKWordTokenizer
+
+from textgan.metrics.bleu import bleu_multi, self_bleu_multi
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXT = REPO_ROOT.parent / "shared" / "data" / "text"
@@ -42,6 +46,17 @@ def unknown_words(train: list[str], test: list[str], split) -> dict:
     }
 
 
+def bleu_rows(train: list[str], test: list[str], split, orders=(2, 3, 4, 5)) -> dict[str, dict[int, float]]:
+    """Mean BLEU of each training line against all test lines, and each file's Self-BLEU, per order."""
+    hypotheses, references = [split(line) for line in train], [split(line) for line in test]
+    mean = lambda scores: {n: sum(scores[n]) / len(scores[n]) for n in orders}  # noqa: E731
+    return {
+        "bleu_train_vs_test": mean(bleu_multi(hypotheses, references, orders)),
+        "self_bleu_test": mean(self_bleu_multi(references, orders)),
+        "self_bleu_train": mean(self_bleu_multi(hypotheses, orders)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, default=TEXT / "coco_train.txt")
@@ -56,6 +71,10 @@ def main() -> None:
         r = unknown_words(train, test, split)
         print(f"{name} | {r['vocabulary']:,} | {r['test_tokens']:,} | {r['unknown_share']:.2%} | "
               f"{r['captions_with_unknown']:.1%} | {r['longest_training_caption']}")
+    print("split | BLEU-2/3/4/5 train vs test | Self-BLEU-2/3/4/5 test | Self-BLEU-2/3/4/5 train")
+    for name, split in splits.items():
+        rows = bleu_rows(train, test, split)
+        print(name, *(" / ".join(f"{v:.3f}" for v in row.values()) for row in rows.values()), sep=" | ")
 
 
 if __name__ == "__main__":
