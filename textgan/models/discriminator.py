@@ -75,6 +75,16 @@ def highway(pooled: torch.Tensor, transform: nn.Linear, gate: nn.Linear) -> torc
     return g * F.relu(transform(pooled)) + (1 - g) * pooled
 
 
+def trunk(embedded: torch.Tensor, d: nn.Module) -> torch.Tensor:
+    """The highway features ``(N, F)`` of embedded rows ``(N, T, E)``, for anything with D's
+    ``convs``, ``highway_transform`` and ``highway_gate`` (a :class:`Discriminator`, RankGAN's ranker).
+
+    Max-over-time of ReLU = ReLU of the max (ReLU is monotone), so the ReLU runs on ``(N, F)``,
+    not ``(N, F, T)``.
+    """
+    return highway(F.relu(window_maxes(embedded, d.convs)), d.highway_transform, d.highway_gate)
+
+
 class Discriminator(nn.Module):
     """Scores whole sequences ``(N, T)``: a logit per row, positive for "real".
 
@@ -115,8 +125,7 @@ class Discriminator(nn.Module):
         return logits.float()  # the loss and P(real) in fp32 whatever the compute precision
 
     def _highway(self, embedded: torch.Tensor) -> torch.Tensor:
-        # max-over-time of ReLU = ReLU of the max (ReLU is monotone): the ReLU runs on (N, F), not (N, F, T)
-        return self._pooled_highway(F.relu(window_maxes(embedded, self.convs)))
+        return trunk(embedded, self)
 
     def _pooled_highway(self, pooled: torch.Tensor) -> torch.Tensor:
         return highway(pooled, self.highway_transform, self.highway_gate)

@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from runcore.optim import adam
-from textgan.models.discriminator import Discriminator, highway, window_maxes
+from textgan.models.discriminator import Discriminator, trunk
 from textgan.rewards.base import pad_to
 
 
@@ -61,7 +61,7 @@ def discriminator_features(d: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
         >>> discriminator_features(d, torch.zeros(5, 4, dtype=torch.long)).shape
         torch.Size([5, 3])
     """
-    return highway(F.relu(window_maxes(d.embedding(tokens), d.convs)), d.highway_transform, d.highway_gate)
+    return trunk(d.embedding(tokens), d)
 
 
 class Ranker(nn.Module):
