@@ -15,7 +15,8 @@ of each file (textgan's exact BLEU, nltk's method 1):
 - ``treebank``: nltk's ``NLTKWordTokenizer`` on the lower-cased line, which splits punctuation off
   (Texygen's preprocessing and BLEU use ``nltk.word_tokenize``, which is this tokenizer after a
   sentence split that needs the punkt data; this script downloads nothing, so a period inside a
-  caption can stay attached).
+  caption can stay attached). It is ``textgan eval --unit treebank``
+  (``textgan.metrics.units.treebank_words``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nltk.tokenize import NLTKWordTokenizer
-
 from textgan.metrics.bleu import bleu_multi, self_bleu_multi
+from textgan.metrics.units import treebank_words
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXT = REPO_ROOT.parent / "shared" / "data" / "text"
@@ -64,8 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     train = [line for line in args.train.read_text(encoding="utf-8").splitlines() if line.strip()]
     test = [line for line in args.test.read_text(encoding="utf-8").splitlines() if line.strip()]
-    treebank = NLTKWordTokenizer()
-    splits = {"whitespace": str.split, "treebank": lambda line: treebank.tokenize(line.lower())}
+    splits = {"whitespace": str.split, "treebank": treebank_words}
     print("split | vocabulary | test tokens | unknown tokens | captions with one | longest training caption")
     for name, split in splits.items():
         r = unknown_words(train, test, split)

@@ -70,8 +70,7 @@ def test_coco_word_units_counts_as_a_hand_count_and_scores_as_nltk(tmp_path):
     spaces = module.unknown_words(train, test, str.split)  # unknown: "bird," and "sat" (the vocabulary has "sat.")
     assert spaces == {"vocabulary": 6, "test_tokens": 6, "unknown_share": 2 / 6, "captions_with_unknown": 0.5,
                       "longest_training_caption": 3}  # fmt: skip
-    treebank = module.NLTKWordTokenizer()
-    split = module.unknown_words(train, test, lambda line: treebank.tokenize(line.lower()))  # unknown: "bird" and ","
+    split = module.unknown_words(train, test, module.treebank_words)  # unknown: "bird" and ","
     assert split == {"vocabulary": 7, "test_tokens": 8, "unknown_share": 2 / 8, "captions_with_unknown": 0.5,
                      "longest_training_caption": 4}  # fmt: skip
     (tmp_path / "train.txt").write_text("\n".join(train) + "\n")

@@ -12,12 +12,14 @@ import random
 
 import pytest
 import torch
+from nltk.tokenize import word_tokenize
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 from torch.testing import assert_close
 
 import runcore.fingerprint
 import runcore.frechet
 import textgan.data.choice
+import textgan.metrics.units
 from imagegan.metrics import fid
 from runcore.frechet import frechet_distance
 from textgan.cli import main
@@ -56,7 +58,7 @@ def run_cli(capsys, *argv):
 
 def test_doctests():
     ms_jaccard_module = importlib.import_module("textgan.metrics.ms_jaccard")  # the package attribute is the function
-    for module in (textgan.data.choice, ms_jaccard_module, runcore.frechet, runcore.fingerprint):
+    for module in (textgan.data.choice, textgan.metrics.units, ms_jaccard_module, runcore.frechet, runcore.fingerprint):
         result = doctest.testmod(module)
         assert result.failed == 0 and (result.attempted > 0 or module is runcore.fingerprint), module
 
@@ -180,6 +182,58 @@ def test_eval_of_a_char_run_on_english_scores_words_unless_told(char_run_on_engl
     assert tokens["unit"] == "token" and tokens["bleu"]["2"] != pytest.approx(result["bleu"]["2"])
     out = run_cli(capsys, "eval", path, "-n", "30", "--unit", "char")[1]
     assert "n-grams of characters" in out and "LM score" in out and "reverse-LM score" in out and "Fréchet distance" in out
+
+
+def punctuated_lines(n: int, seed: int) -> list[str]:
+    """English-like lines whose words carry punctuation and clitics, some capitalised or quoted."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) + rng.choice(["", "", "", ",", "'s", "!"]) for _ in range(rng.randint(3, 8))]
+        words[0] = words[0].capitalize() if rng.random() < 0.5 else f'"{words[0]}"'
+        lines.append(" ".join(words) + rng.choice([".", "", " ."]))
+    return lines
+
+
+def nltk_treebank(line: str) -> list[str]:
+    return word_tokenize(line.lower(), preserve_line=True)
+
+
+def test_treebank_bleu_of_files_equals_nltk_on_word_tokenize(tmp_path, capsys):
+    hyp_lines, ref_lines = punctuated_lines(30, seed=4), punctuated_lines(40, seed=5)
+    hyp, ref = write(tmp_path / "hyp.txt", hyp_lines), write(tmp_path / "ref.txt", ref_lines)
+    argv = ("eval", "bleu", "--hyp", hyp, "--ref", ref, "--self", "--n", "2", "3", "--json")
+    treebank, words = (json.loads(run_cli(capsys, *argv, "--unit", unit)[1]) for unit in ("treebank", "word"))
+    assert treebank["unit"] == "treebank"
+    hyps, refs = [nltk_treebank(line) for line in hyp_lines], [nltk_treebank(line) for line in ref_lines]
+    assert any("," in h or "'s" in h for h in hyps)  # the lines really are split differently from str.split
+    for n in (2, 3):
+        assert treebank["bleu"][str(n)] == pytest.approx(nltk_mean(hyps, refs, n), abs=1e-9)
+        self_refs = [nltk_mean([h], hyps[:i] + hyps[i + 1 :], n) for i, h in enumerate(hyps)]
+        assert treebank["self_bleu"][str(n)] == pytest.approx(sum(self_refs) / len(self_refs), abs=1e-9)
+        assert treebank["bleu"][str(n)] > words["bleu"][str(n)] + 0.05  # "dog," and "dog" are one word again
+    assert "n-grams of Treebank words" in run_cli(capsys, "eval", "bleu", "--hyp", hyp, "--ref", ref, "--unit", "treebank")[1]
+
+
+def test_treebank_unit_of_a_word_run_rescores_its_decoded_text_and_keeps_unk_whole(tmp_path, capsys):
+    corpus = write(tmp_path / "punctuated.txt", punctuated_lines(80, seed=6))
+    config = SeqGANConfig(**{**preset_values("tiny"), "corpus": corpus, "tokenizer": "word", "vocab_size": 40,
+                             "test_fraction": 0.25, "preset": "tiny"})  # fmt: skip
+    data = prepare_data(config, quiet=True)
+    config.max_len = data.max_len
+    run = create_run(tmp_path / "run", config, data)
+    trainer = build_trainer(config, run, data.tokenizer, data.train, data.test, torch.device("cpu"), quiet=True)
+    trainer.save("final")
+    decoded = [trainer.tokenizer.decode(row) for row in trainer.test_tokens]
+    assert any("<unk>" in text for text in decoded)  # 40 words cannot hold the vocabulary
+    result = json.loads(run_cli(capsys, "eval", run.path, "-n", "20", "--n", "2", "--unit", "treebank", "--json")[1])
+    assert result["unit"] == "treebank"
+    samples = trainer.generator.sample(20, trainer.max_len, generator=torch.Generator().manual_seed(0))
+    as_treebank = lambda texts: [[w for w in nltk_treebank(t.replace("<unk>", " xunkx ")) ] for t in texts]  # noqa: E731
+    unk = lambda lists: [["<unk>" if w == "xunkx" else w for w in words] for words in lists]  # noqa: E731
+    hyps, refs = unk(as_treebank(map(trainer.tokenizer.decode, samples))), unk(as_treebank(decoded))
+    assert any("<unk>" in words for words in refs)
+    assert result["bleu"]["2"] == pytest.approx(nltk_mean(hyps, refs, 2), abs=1e-9)
 
 
 # ---- 3. the field's metrics ----------------------------------------------------------------------

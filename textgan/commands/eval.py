@@ -12,8 +12,9 @@ the test split's own Self-BLEU, distinct-n and LM score sit beside them as the r
 
 N-gram scores count a *unit*, said in the table's title and the JSON's ``unit``: words for text
 whose lines are words separated by spaces, characters otherwise (``textgan.data.choice``);
-``--unit word|char|token`` overrides (``token``: a run's own tokens, e.g. SentencePiece pieces;
-for files, the whitespace-separated tokens as written).
+``--unit word|char|token|treebank`` overrides (``token``: a run's own tokens, e.g. SentencePiece
+pieces; for files, the whitespace-separated tokens as written; ``treebank``: nltk's Treebank words
+of the lower-cased text, Texygen's unit; ``textgan.metrics.units``).
 
 ``RUN_DIR@CHECKPOINT`` names one of the run's checkpoints (as ``--checkpoint`` does). A run
 directory of ``textgan experiment oracle`` is scored as a comparison of one run (its data made
@@ -52,12 +53,11 @@ from textgan.data.choice import text_unit
 from textgan.metrics import bleu_multi, corpus_mean, distinct_n, nll_test, self_bleu_multi
 from textgan.metrics.classifier import cached_classifier, class_accuracy
 from textgan.metrics.real_text import RealTextScorer
+from textgan.metrics.units import UNIT_NAMES, UNITS, split_units
 from textgan.seqgan.runs import OpenedRun, open_run, run_generator
 
 DEFAULT_ORDERS = (2, 3, 4, 5)
 MAX_ORDER = 10  # papers report 2..5; beyond 10 a typo is likelier than a wish
-UNITS = ("word", "char", "token")
-UNIT_NAMES = {"word": "words", "char": "characters", "token": "tokens"}
 EVAL_CACHE = "eval-cache"
 
 
@@ -74,7 +74,8 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
                         help="BLEU orders (default 2 3 4 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--unit", choices=UNITS, default=None,
-                        help="what n-grams count: words, characters, or tokens (default: words for space-separated text, else characters)")
+                        help="what n-grams count: words, characters, tokens, or Treebank words (Texygen's unit) "
+                             "(default: words for space-separated text, else characters)")
     files = parser.add_argument_group("eval bleu")
     files.add_argument("--hyp", help="hypotheses, one per line")
     files.add_argument("--ref", help="references, one per line, shared by every hypothesis")
@@ -166,11 +167,6 @@ def read_file_lines(path: str, role: str) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
-
-
-def split_units(lines: Sequence[str], unit: str) -> list[list[str]]:
-    """Lines as unit lists: characters of the stripped line for ``char``, else whitespace-split."""
-    return [list(line.strip()) if unit == "char" else line.split() for line in lines]
 
 
 def read_token_lines(path: str, role: str, chars: bool = False) -> list[list[str]]:
@@ -305,15 +301,14 @@ def _score_classes(
 def token_lists(tokens: torch.Tensor, opened: OpenedRun, unit: str = "token") -> list[list]:
     """Rows of ids as the unit lists n-gram metrics compare.
 
-    ``token``: the ids themselves; ``word``: the decoded text split on whitespace; ``char``: the
-    characters of the decoded text. Where the tokenizer's own tokens are the unit (a word
+    ``token``: the ids themselves; ``word``, ``char``, ``treebank``: the decoded text split as
+    :func:`textgan.metrics.units.split_units` does. Where the tokenizer's own tokens are the unit (a word
     tokenizer's words, a char tokenizer's characters), the ids are used (the same n-grams, no
     decoding). A row ends at its first EOS; PAD and BOS are left out, as ``decode`` does.
     """
     tokenizer = opened.tokenizer
     if unit != "token" and unit != tokenizer.kind:
-        texts = map(tokenizer.decode, tokens)
-        return [list(text.strip()) if unit == "char" else text.split() for text in texts]
+        return split_units(map(tokenizer.decode, tokens), unit)
     skipped = {tokenizer.pad_id, tokenizer.bos_id}
     lists = []
     for row in tokens.tolist():

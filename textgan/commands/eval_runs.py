@@ -46,12 +46,13 @@ from rich.table import Table
 from runcore import console, make_progress, plot_panels, resolve_device
 from runcore.errors import UserError
 from runcore.ranges import check_value
-from textgan.commands.eval import EVAL_CACHE, UNIT_NAMES, means, sample_in_chunks, token_lists
+from textgan.commands.eval import EVAL_CACHE, means, sample_in_chunks, token_lists
 from textgan.commands.sample import TEMPERATURE, check_sampling_flags
 from textgan.data.choice import text_unit
 from textgan.metrics import distinct_n, nll_test, self_bleu_multi
 from textgan.metrics.pareto import dominated_models
 from textgan.metrics.real_text import RealTextScorer, flat_scores
+from textgan.metrics.units import UNIT_NAMES
 from textgan.metrics.sweep import MATCH_RANGE, matched_temperature
 from textgan.models import Generator
 from textgan.commands.oracle_runs import is_oracle_run, open_oracle_run
