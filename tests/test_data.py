@@ -101,6 +101,26 @@ def test_word_round_trip_and_unknowns():
     assert tok.decode(ids) == "the <unk> sat"
 
 
+def test_treebank_tokenizer_counts_splits_and_decodes_as_nltk_word_tokenize(tmp_path):
+    from nltk.tokenize import word_tokenize
+
+    lines = ['A man rides a "bike," fast.', "He's on the wheel!", "the man's dog (a pug) sat."]
+    expected = [word_tokenize(line.lower(), preserve_line=True) for line in lines]
+    tok = build_tokenizer("treebank", lines)
+    assert tok.kind == "treebank" and set(tok.pieces[4:]) == {w for words in expected for w in words}
+    assert tok.vocab_size == 4 + len(tok.pieces[4:])
+    for line, words in zip(lines, expected):
+        assert [tok.token(i) for i in tok.encode(line, strict=True)] == words
+        assert tok.decode(tok.encode(line)) == " ".join(words)  # lower-case, punctuation split off
+    flat, lengths = tok.encode_batch(lines)
+    assert lengths.tolist() == [len(words) for words in expected]
+    assert flat.tolist() == [i for line in lines for i in tok.encode(line)]
+    assert tok.encode("A zebra <unk>.")[1:3] == [UNK_ID, UNK_ID]  # an unseen word, and <unk> read whole
+    tok.save(tmp_path)
+    loaded = load_tokenizer(tmp_path)
+    assert loaded.kind == "treebank" and all(loaded.encode(line) == tok.encode(line) for line in lines)
+
+
 @pytest.mark.parametrize("model_type", ["bpe", "unigram"])
 def test_spm_round_trip(english_lines, model_type):
     tok = build_tokenizer("spm", english_lines, vocab_size=200, spm_model_type=model_type)
@@ -176,7 +196,7 @@ def test_load_tokenizer_errors(tmp_path, english_lines):
 
 
 def test_unknown_tokenizer_kind_lists_the_kinds():
-    with pytest.raises(UserError, match="char, word, spm"):
+    with pytest.raises(UserError, match="char, word, treebank, spm"):
         build_tokenizer("bytes", ["abc"])
 
 

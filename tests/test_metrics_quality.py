@@ -19,6 +19,7 @@ from torch.testing import assert_close
 import runcore.fingerprint
 import runcore.frechet
 import textgan.data.choice
+import textgan.data.treebank
 import textgan.metrics.units
 from imagegan.metrics import fid
 from runcore.frechet import frechet_distance
@@ -58,7 +59,7 @@ def run_cli(capsys, *argv):
 
 def test_doctests():
     ms_jaccard_module = importlib.import_module("textgan.metrics.ms_jaccard")  # the package attribute is the function
-    for module in (textgan.data.choice, textgan.metrics.units, ms_jaccard_module, runcore.frechet, runcore.fingerprint):
+    for module in (textgan.data.choice, textgan.data.treebank, textgan.metrics.units, ms_jaccard_module, runcore.frechet, runcore.fingerprint):
         result = doctest.testmod(module)
         assert result.failed == 0 and (result.attempted > 0 or module is runcore.fingerprint), module
 
@@ -234,6 +235,18 @@ def test_treebank_unit_of_a_word_run_rescores_its_decoded_text_and_keeps_unk_who
     hyps, refs = unk(as_treebank(map(trainer.tokenizer.decode, samples))), unk(as_treebank(decoded))
     assert any("<unk>" in words for words in refs)
     assert result["bleu"]["2"] == pytest.approx(nltk_mean(hyps, refs, 2), abs=1e-9)
+
+
+def test_a_treebank_run_trains_on_treebank_words_and_eval_scores_in_them_by_default(tmp_path, capsys):
+    lines = punctuated_lines(80, seed=7)
+    corpus = write(tmp_path / "punctuated.txt", lines)
+    stdout, config = quick_train(tmp_path, capsys, corpus, "--tokenizer", "treebank")
+    assert stdout.splitlines()[0] == "tokenizer treebank (--tokenizer treebank)" and config["tokenizer"] == "treebank"
+    pieces = json.loads((tmp_path / "run" / "tokenizer" / "tokenizer.json").read_text())["pieces"]
+    assert set(pieces[4:]) == {w for line in lines for w in nltk_treebank(line)}  # every split, lower-cased
+    result = json.loads(run_cli(capsys, "eval", tmp_path / "run", "-n", "10", "--n", "2", "--json")[1])
+    assert result["unit"] == "treebank"
+    assert result["bleu"] == json.loads(run_cli(capsys, "eval", tmp_path / "run", "-n", "10", "--n", "2", "--json", "--unit", "treebank")[1])["bleu"]
 
 
 # ---- 3. the field's metrics ----------------------------------------------------------------------

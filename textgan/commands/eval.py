@@ -209,7 +209,7 @@ def _score_run(args: argparse.Namespace, target: str) -> dict:
     device = resolve_device(args.device)
     generator, path = run_generator(opened, checkpoint, device)
     num = args.num_samples or len(opened.test)
-    unit = args.unit or text_unit(map(opened.tokenizer.decode, opened.test))
+    unit = args.unit or run_unit(opened)
     units = lambda tokens: token_lists(tokens, opened, unit)  # noqa: E731
     references = units(opened.test)
     rng = torch.Generator().manual_seed(args.seed)
@@ -296,6 +296,12 @@ def _score_classes(
         "classifier_accuracy_min": min(accuracies),
         "classifier": {**cache, "test_accuracy": class_accuracy(classifier, opened.test, labels.test)},
     }
+
+
+def run_unit(opened: OpenedRun) -> str:
+    """A run's default unit: its own tokens for a ``treebank`` run, else words where its test text
+    is space-separated and characters where it is not."""
+    return "treebank" if opened.tokenizer.kind == "treebank" else text_unit(map(opened.tokenizer.decode, opened.test))
 
 
 def token_lists(tokens: torch.Tensor, opened: OpenedRun, unit: str = "token") -> list[list]:

@@ -46,9 +46,8 @@ from rich.table import Table
 from runcore import console, make_progress, plot_panels, resolve_device
 from runcore.errors import UserError
 from runcore.ranges import check_value
-from textgan.commands.eval import EVAL_CACHE, means, sample_in_chunks, token_lists
+from textgan.commands.eval import EVAL_CACHE, means, run_unit, sample_in_chunks, token_lists
 from textgan.commands.sample import TEMPERATURE, check_sampling_flags
-from textgan.data.choice import text_unit
 from textgan.metrics import distinct_n, nll_test, self_bleu_multi
 from textgan.metrics.pareto import dominated_models
 from textgan.metrics.real_text import RealTextScorer, flat_scores
@@ -188,7 +187,7 @@ def compare_runs(args: argparse.Namespace, targets: Sequence[str], orders: tuple
     runs = [ComparedRun(spec, run, oracle, *run_generator(run, spec.checkpoint, device)) for spec, run, oracle in sources]
     num = args.num_samples or len(first.test)
     with_oracle = all(run.oracle is not None for run in runs)
-    unit = args.unit or ("token" if with_oracle else text_unit(map(first.tokenizer.decode, first.test)))  # oracle ids are tokens
+    unit = args.unit or ("token" if with_oracle else run_unit(first))  # oracle ids are tokens
     units = lambda tokens: token_lists(tokens, first, unit)  # noqa: E731
     tokenizer, width = first.tokenizer, first.test.shape[1]
     references = units(first.test)

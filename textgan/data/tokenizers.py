@@ -1,8 +1,9 @@
 """Tokenizers: text <-> integer ids, with the same four special ids for every kind.
 
-Three kinds: ``char`` (every character is a token; the natural choice for Chinese poems),
-``word`` (whitespace split) and ``spm`` (a SentencePiece BPE or unigram model trained on the
-corpus). All share ``<pad>``=0, ``<bos>``=1, ``<eos>``=2, ``<unk>``=3, so models and the
+Four kinds: ``char`` (every character is a token; the natural choice for Chinese poems),
+``word`` (whitespace split), ``treebank`` (nltk's Treebank words of the lower-cased text, the
+unit of Texygen's English tables: ``textgan.data.treebank``) and ``spm`` (a SentencePiece BPE or
+unigram model trained on the corpus). All share ``<pad>``=0, ``<bos>``=1, ``<eos>``=2, ``<unk>``=3, so models and the
 environment never ask which kind they hold.
 
 Examples:
@@ -28,10 +29,12 @@ import numpy as np
 
 from runcore.errors import CheckpointError, UserError
 from runcore.files import require_regular_file
+from textgan.data.treebank import treebank_words
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
-TOKENIZER_KINDS = ("char", "word", "spm")
+TOKENIZER_KINDS = ("char", "word", "treebank", "spm")
+VOCAB_KINDS = ("char", "word", "treebank")
 SPM_MODEL_TYPES = ("bpe", "unigram")
 DEFAULT_SPM_VOCAB_SIZE = 8000
 
@@ -138,16 +141,18 @@ class Tokenizer:
 
 
 class VocabTokenizer(Tokenizer):
-    """A fixed piece list: ``char`` splits text into characters, ``word`` on whitespace.
+    """A fixed piece list: ``char`` splits text into characters, ``word`` on whitespace,
+    ``treebank`` into the Treebank words of the lower-cased text (decoded text is lower-case,
+    its words joined by spaces).
 
     Args:
-        kind: ``"char"`` or ``"word"``.
+        kind: ``"char"``, ``"word"`` or ``"treebank"``.
         pieces: every piece in id order; the first four are :data:`SPECIAL_TOKENS`.
     """
 
     def __init__(self, kind: str, pieces: Sequence[str]):
-        if kind not in ("char", "word"):
-            raise ValueError(f"VocabTokenizer kind must be 'char' or 'word', got {kind!r}")
+        if kind not in VOCAB_KINDS:
+            raise ValueError(f"VocabTokenizer kind must be one of {', '.join(VOCAB_KINDS)}, got {kind!r}")
         if tuple(pieces[:4]) != SPECIAL_TOKENS:
             raise ValueError(f"the first four pieces must be {SPECIAL_TOKENS}, got {tuple(pieces[:4])}")
         self.kind = kind
@@ -163,7 +168,7 @@ class VocabTokenizer(Tokenizer):
         return len(self.pieces)
 
     def _split(self, text: str) -> list[str]:
-        return list(text) if self.kind == "char" else text.split()
+        return _SPLITS[self.kind](text)
 
     def encode(self, text: str, strict: bool = False) -> list[int]:
         ids = []
@@ -177,12 +182,17 @@ class VocabTokenizer(Tokenizer):
         return ids
 
     def encode_batch(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        counts = map(len, lines if self.kind == "char" else map(self._split, lines))  # len(text) chars
-        lengths = np.fromiter(counts, np.int64, len(lines))
-        if self.kind == "word":
-            pieces = " ".join(lines).split()  # a space between lines: no word spans two lines
+        if self.kind != "char":
+            if self.kind == "word":
+                lengths = np.fromiter(map(len, map(str.split, lines)), np.int64, len(lines))
+                pieces = " ".join(lines).split()  # a space between lines: no word spans two lines
+            else:  # treebank: split once, the rules are the cost
+                words = [treebank_words(line) for line in lines]
+                lengths = np.fromiter(map(len, words), np.int64, len(lines))
+                pieces = list(itertools.chain.from_iterable(words))
             flat = np.fromiter(map(self._ids.get, pieces, itertools.repeat(UNK_ID)), np.int64, len(pieces))
             return flat, lengths
+        lengths = np.fromiter(map(len, lines), np.int64, len(lines))  # len(text) chars
         # One table lookup per code point instead of a dict lookup per character in Python.
         code_points = _code_points("".join(lines))
         table = self._char_table()
@@ -257,6 +267,9 @@ class SentencePieceTokenizer(Tokenizer):
         (directory / SPM_MODEL_FILE).write_bytes(self.model_proto)
 
 
+_SPLITS = {"char": list, "word": str.split, "treebank": treebank_words}
+
+
 def _code_points(text: str) -> np.ndarray:
     """The code point of each character of ``text`` (``list(text)`` as numbers)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -287,18 +300,18 @@ def build_tokenizer(
     """Build a tokenizer from training lines.
 
     Args:
-        kind: ``"char"``, ``"word"`` or ``"spm"``.
+        kind: ``"char"``, ``"word"``, ``"treebank"`` or ``"spm"``.
         lines: the training samples.
-        vocab_size: ids in all, the four specials included. ``char``/``word``: ``None`` keeps
+        vocab_size: ids in all, the four specials included. ``char``/``word``/``treebank``: ``None`` keeps
             every piece seen at least ``min_count`` times, a number keeps the most frequent
             ``vocab_size - 4``. ``spm``: ``None`` means 8000, lowered to the most the text
             supports; an explicit size the text cannot fill is an error.
-        min_count: ``char``/``word`` only: the fewest occurrences a piece needs.
+        min_count: ``char``/``word``/``treebank`` only: the fewest occurrences a piece needs.
         seed: ``spm`` only: seeds SentencePiece's random generator.
         spm_model_type: ``spm`` only: ``"bpe"`` or ``"unigram"``.
 
     Returns:
-        The tokenizer. ``char``/``word`` vocabularies are sorted by (-count, piece), so the same
+        The tokenizer. ``char``/``word``/``treebank`` vocabularies are sorted by (-count, piece), so the same
         lines always give the same ids.
 
     Raises:
@@ -320,6 +333,8 @@ def build_tokenizer(
         if kind == "char":  # counted by numpy over code points, not per character in Python
             seen, times = np.unique(_code_points("".join(chunk)), return_counts=True)
             counts.update(dict(zip(map(chr, seen.tolist()), times.tolist())))
+        elif kind == "treebank":
+            counts.update(piece for line in chunk for piece in treebank_words(line))
         else:
             counts.update(" ".join(chunk).split())  # a space between lines keeps words apart
     for special in SPECIAL_TOKENS:  # a literal "<unk>" in the text already has its id

@@ -14,6 +14,7 @@ from typing import Any
 from runcore.errors import UserError
 from runcore.settings import settings_from_json
 from runcore.ranges import SEED, Range, at_least, between, check_ranges, positive
+from textgan.data.tokenizers import TOKENIZER_KINDS
 from textgan.models.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, PRECISIONS
 from textgan.policies.registry import POLICIES, PolicySizes
 from textgan.seqgan.memory import check_memory
@@ -32,9 +33,10 @@ class SeqGANConfig:
     """fraction of the training split held out (seeded) for validation: MLE pre-training then keeps
     the epoch with the best validation NLL (early stopping); 0: no validation split, the last epoch"""
     tokenizer: str = "auto"
-    """auto, char, word or spm; auto: words for text whose lines are words separated by spaces
-    (spm when there are more distinct words than the vocabulary holds), characters otherwise; the
-    run's config records the kind chosen"""
+    """auto, char, word, treebank or spm; auto: words for text whose lines are words separated by
+    spaces (spm when there are more distinct words than the vocabulary holds), characters
+    otherwise; treebank: nltk's Treebank words of the lower-cased text (punctuation split off, as
+    Texygen's English corpora); the run's config records the kind chosen"""
     vocab_size: int | None = None
     """vocabulary size for spm (and a cap for word)"""
     max_len: int | None = None
@@ -132,7 +134,7 @@ class SeqGANConfig:
             )
         choices = {
             "reward_mode": ("direct", "shaped"),
-            "tokenizer": ("auto", "char", "word", "spm"),
+            "tokenizer": ("auto", *TOKENIZER_KINDS),
             "long_lines": ("drop", "cut"),
             "d_precision": PRECISIONS,
             "policy": tuple(POLICIES),
