@@ -16,7 +16,7 @@ of each file (textgan's exact BLEU, nltk's method 1):
   (Texygen's preprocessing and BLEU use ``nltk.word_tokenize``, which is this tokenizer after a
   sentence split that needs the punkt data; this script downloads nothing, so a period inside a
   caption can stay attached). It is ``textgan eval --unit treebank``
-  (``textgan.metrics.units.treebank_words``).
+  (``textgan.data.treebank.treebank_words``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import argparse
 from pathlib import Path
 
 from textgan.metrics.bleu import bleu_multi, self_bleu_multi
-from textgan.metrics.units import treebank_words
+from textgan.data.treebank import treebank_words
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXT = REPO_ROOT.parent / "shared" / "data" / "text"

@@ -299,8 +299,9 @@ def _score_classes(
 
 
 def run_unit(opened: OpenedRun) -> str:
-    """A run's default unit: its own tokens for a ``treebank`` run, else words where its test text
-    is space-separated and characters where it is not."""
+    """A run's default unit: its own tokens for a ``treebank`` run (counted as ids: splitting the
+    decoded words again would not give them back, the Treebank quote rules are not idempotent),
+    else words where its test text is space-separated and characters where it is not."""
     return "treebank" if opened.tokenizer.kind == "treebank" else text_unit(map(opened.tokenizer.decode, opened.test))
 
 

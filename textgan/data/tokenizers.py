@@ -182,16 +182,12 @@ class VocabTokenizer(Tokenizer):
         return ids
 
     def encode_batch(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        if self.kind != "char":
-            if self.kind == "word":
-                lengths = np.fromiter(map(len, map(str.split, lines)), np.int64, len(lines))
-                pieces = " ".join(lines).split()  # a space between lines: no word spans two lines
-            else:  # treebank: split once, the rules are the cost
-                words = [treebank_words(line) for line in lines]
-                lengths = np.fromiter(map(len, words), np.int64, len(lines))
-                pieces = list(itertools.chain.from_iterable(words))
-            flat = np.fromiter(map(self._ids.get, pieces, itertools.repeat(UNK_ID)), np.int64, len(pieces))
-            return flat, lengths
+        if self.kind == "word":
+            lengths = np.fromiter(map(len, map(str.split, lines)), np.int64, len(lines))
+            return self._piece_ids(" ".join(lines).split()), lengths  # a space between lines: no word spans two lines
+        if self.kind == "treebank":  # split once: the rules are the cost
+            words = [treebank_words(line) for line in lines]
+            return self._piece_ids(list(itertools.chain.from_iterable(words))), np.fromiter(map(len, words), np.int64, len(lines))
         lengths = np.fromiter(map(len, lines), np.int64, len(lines))  # len(text) chars
         # One table lookup per code point instead of a dict lookup per character in Python.
         code_points = _code_points("".join(lines))
@@ -200,6 +196,9 @@ class VocabTokenizer(Tokenizer):
         flat = np.full(len(code_points), UNK_ID, dtype=np.int64)
         flat[inside] = table[code_points[inside]]
         return flat, lengths
+
+    def _piece_ids(self, pieces: list[str]) -> np.ndarray:
+        return np.fromiter(map(self._ids.get, pieces, itertools.repeat(UNK_ID)), np.int64, len(pieces))
 
     def _char_table(self) -> np.ndarray:
         """Code point -> id for every one-character piece, UNK elsewhere (built once)."""
