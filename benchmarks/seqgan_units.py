@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))  # benchmarks.flops, whatever the working director
 
 from benchmarks import flops  # noqa: E402
 from runcore import adam, autocast, resolve_device  # noqa: E402
+from runcore.heap import retain_freed_memory  # noqa: E402
 from textgan.agents import ReinforceAgent  # noqa: E402
 from textgan.env.vector_env import SeqGANVectorEnv  # noqa: E402
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig  # noqa: E402
@@ -236,6 +237,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds")
     args = parser.parse_args()
+    retain_freed_memory()  # as the textgan command does: the units time what training runs
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else Sizes()
     if device.type == "cuda" and not args.quick:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from runcore.cli import OneLineParser, add_dataclass_flags
 from runcore.errors import UserError
+from runcore.heap import retain_freed_memory
 from runcore.printable import one_line
 from runcore.ranges import SEED, check_value
 from runcore.interrupt import EXIT_INTERRUPTED
@@ -279,6 +280,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    retain_freed_memory()  # a training step's buffers stay mapped between steps (runcore.heap)
     try:
         args = parser.parse_args(argv)
         command = {"train": train_command, "sample": sample_command, "eval": eval_command}[args.command]

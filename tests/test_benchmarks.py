@@ -49,6 +49,22 @@ def test_quick_run_writes_every_unit(tmp_path):
     assert "schedule" in result.stdout
 
 
+def test_heap_faults_benchmark_measures_both_allocator_settings(tmp_path):
+    out = tmp_path / "faults.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "heap_faults.py"), "--pairs", "1", "--warmup", "1", "--steps", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(out.read_text())
+    assert [row["retained"] for row in runs["default"]] == [False]
+    assert [row["retained"] for row in runs["retained"]] == [sys.platform.startswith("linux")]
+    for row in runs["default"] + runs["retained"]:
+        assert row["faults"] >= 0 and row["wall_ms"] > 0 and row["user_ms"] >= 0
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["default", "retained"]
+
+
 def test_leakgan_features_benchmark_runs_at_small_sizes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["--vocab", "40", "--max-len", "20", "--batch", "4", "--samples", "8", "--repeats", "1"]
