@@ -5,7 +5,7 @@ gradients and the next backward pass allocates them again. SeqGAN's discriminato
 sizes has two 1,720 x 1,720 highway weights, so that is about 24 MB per step. glibc's allocator
 hands freed chunks of that size back to the kernel (they were mapped on their own, or they sit at
 the top of the heap past the trim threshold), and the next step takes a page fault for every 4 KiB
-of them again: 4,500-5,800 minor faults and 12-14 ms of system time per discriminator step on a
+of them again: 5,100-5,700 minor faults and 15-16 ms of system time per discriminator step on a
 2-core AMD EPYC, against about 0 and 0.5 ms with the thresholds fixed (``benchmarks/heap_faults.py``).
 The arithmetic is unchanged; only where the bytes come from.
 
@@ -13,10 +13,6 @@ The arithmetic is unchanged; only where the bytes come from.
 the heap and up to 1 GiB of freed memory stays in it. The cost is that the process's resident
 memory does not shrink back after a peak. The CLIs call it when a command starts (it is
 process-wide, so nothing calls it on import); a script of one's own can call it first thing too.
-
-Examples:
-    >>> retain_freed_memory() in (True, False)
-    True
 """
 
 from __future__ import annotations

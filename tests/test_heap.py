@@ -16,7 +16,7 @@ from runcore.heap import retain_freed_memory
 # then after retain_freed_memory(): the page faults per round, in a fresh process.
 SCRIPT = """
 import ctypes, json, resource, torch
-from runcore.heap import retain_freed_memory
+from runcore.heap import _M_MMAP_THRESHOLD, retain_freed_memory
 torch.set_num_threads(1)
 def faults_per_round(rounds=20):
     def once():
@@ -28,7 +28,7 @@ def faults_per_round(rounds=20):
     for _ in range(rounds):
         once()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / rounds
-assert ctypes.CDLL(None).mallopt(-3, 128 * 1024)
+assert ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
 before = faults_per_round()
 took = retain_freed_memory()
 print(json.dumps({"before": before, "took": took, "after": faults_per_round()}))
