@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def plot_panels(
         raise ValueError("plot_panels needs at least one panel")
     columns = max(1, min(columns, len(panels)))
     rows = math.ceil(len(panels) / columns)
-    figure, canvas = _figure(width=5.2 * columns, height=4.2 * rows + 0.4)
+    figure, canvas = _figure(width=_PANEL_WIDTH * columns, height=4.2 * rows + 0.4)
     axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
     labels = list(dict.fromkeys(label for panel in panels for label in panel["series"]))
     for ax, panel in zip(axes, panels):
@@ -143,7 +144,7 @@ def plot_panels(
             texts = panel.get("point_labels", {}).get(label, [""] * len(xs))
             kept = [(x, y, t) for x, y, t in zip(map(_number, xs), map(_number, ys), texts) if x is not None and y is not None]
             i = labels.index(label)
-            ax.plot([x for x, _, _ in kept], [y for _, y, _ in kept], label=label, color=f"C{i % 10}",
+            ax.plot([x for x, _, _ in kept], [y for _, y, _ in kept], label=_wrapped(label, _PANEL_WIDTH / 2), color=f"C{i % 10}",
                     marker=_MARKERS[i % len(_MARKERS)], markersize=4, linewidth=1.2)  # fmt: skip
             for x, y, text in kept:
                 if text:
@@ -152,14 +153,24 @@ def plot_panels(
         ax.set_ylabel(panel["ylabel"])
         ax.grid(True, alpha=0.3)
         if panel.get("title"):
-            ax.set_title(panel["title"], fontsize="medium")
+            ax.set_title(_wrapped(panel["title"], _PANEL_WIDTH), fontsize="medium")
         if panel["series"]:
             ax.legend(fontsize="small")
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(_wrapped(title, _PANEL_WIDTH * columns))
     return _save(figure, canvas, path)
+
+
+_PANEL_WIDTH = 5.2  # inches
+_CHARS_PER_INCH = 11  # of a 10-12 pt title in matplotlib's default font, rounded down
+
+
+def _wrapped(text: str, inches: float) -> str:
+    """``text`` broken into lines that fit ``inches``: a title wider than its figure collapses the
+    axes under constrained layout (matplotlib then draws them at zero size)."""
+    return textwrap.fill(text, width=max(20, int(inches * _CHARS_PER_INCH)), break_long_words=True)
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:

@@ -133,6 +133,18 @@ def test_spm_round_trip(english_lines, model_type):
         assert tok.decode(ids) == line
 
 
+@pytest.mark.parametrize("model_type", ["bpe", "unigram"])
+def test_spm_keeps_the_characters_of_special_pieces_written_as_text(model_type):
+    """SentencePiece's trainer drops "<eos>", "<unk>", ... from the lines it learns from, so "<" and
+    ">" (and a letter seen nowhere else) read as UNK unless they are required: found by
+    test_properties with the one-line corpus "<eos>"."""
+    lines = ["the <unk> sat on a mat", "an <eos> dog ran by", "<pad><bos>"] * 4
+    tok = build_tokenizer("spm", lines, spm_model_type=model_type)
+    for text in [*lines, "<", "a > b", "<eos>", "<unk><unk>", "<bos>k"]:
+        ids = tok.encode(text, strict=True)
+        assert min(ids) >= 4 and tok.decode(ids) == text
+
+
 def test_spm_vocab_too_large_is_a_user_error_or_clamped_by_default(english_lines):
     with pytest.raises(UserError, match=r"vocabulary size 100000 is too large.*--vocab-size \d+"):
         build_tokenizer("spm", english_lines[:50], vocab_size=100_000)

@@ -4,6 +4,7 @@ matched temperature, and one-line errors that write nothing."""
 from __future__ import annotations
 
 import dataclasses
+import doctest
 import itertools
 import json
 import math
@@ -14,6 +15,7 @@ import torch
 
 from runcore import RunDir, load_tensors, plot_panels, save_modules, save_tensors, write_json_atomic
 from textgan.cli import main
+from textgan.commands import eval_runs
 from textgan.commands.experiment import OracleExperiment, OracleTokens, seed_data
 from textgan.gans import build_trainer
 from textgan.metrics import nll_test
@@ -292,3 +294,22 @@ def test_plot_panels_writes_one_png_of_all_panels(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["three.png", "two.png"]  # no temporary files left
     with pytest.raises(ValueError, match="2 x values but 1 y"):
         plot_panels([{**panel, "series": {"bad": ([0, 1], [1.0])}}], tmp_path / "bad.png")
+
+
+def test_long_run_paths_neither_collapse_the_plot_nor_crowd_its_labels(tmp_path):
+    """Absolute run paths as legend labels and in a 'dominated' title squeezed constrained layout's
+    axes to nothing (matplotlib warns and draws them at zero size): titles and labels now wrap, and
+    a comparison labels its runs by what tells them apart."""
+    import warnings
+
+    long = f"{tmp_path}/a-folder-name-as-long-as-pytest-makes-them/exp/seed-0/"
+    runs = [long + "pretrain@after-mle", long + "seqgan"]
+    panel = {"xlabel": "NLL-test", "ylabel": "NLL-oracle", "title": f"NLL-oracle vs NLL-test: dominated: {', '.join(runs)}",
+             "series": {run: ([1.0, 2.0], [3.0, 4.0]) for run in runs}, "point_labels": {run: ["T=0.9", "T=1.1"] for run in runs}}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_panels([panel, panel], tmp_path / "long.png", title="24 samples per temperature (seed 0) vs 12 test sequences")
+    assert eval_runs.short_names(runs) == {runs[0]: "pretrain@after-mle", runs[1]: "seqgan"}
+    assert eval_runs.short_names(["runs/a/", "runs/b/x"]) == {"runs/a/": "a", "runs/b/x": "b/x"}
+    assert eval_runs.short_names(["only"]) == {"only": "only"}
+    assert doctest.testmod(eval_runs).failed == 0

@@ -23,7 +23,8 @@ also hold NLL-oracle, drawn against NLL-test when every run has an oracle. Runs 
 a test split; runs of different seeds do not, and are refused.
 
 One PNG (``--plot``, default ``FIRST_RUN/plots/quality_diversity.png``) holds one panel per
-quality-diversity pair (:data:`pairs`), each run one line through its temperatures, each point
+quality-diversity pair (:data:`pairs`), each run one line through its temperatures (labelled by its
+path less the folders every run's path starts with, :func:`short_names`), each point
 labelled with its temperature; each panel's title names the runs it finds dominated
 (:func:`textgan.metrics.pareto.dominated_models`). With two or more runs, the first is the
 baseline (e.g. MLE): for every other run, the temperature at which the baseline's NLL-test equals
@@ -296,16 +297,33 @@ def _values(point: dict, x: Axis, y: Axis) -> tuple[float, float]:
     return flat[x.key], flat[y.key]
 
 
+def short_names(runs: Sequence[str]) -> dict[str, str]:
+    """Each run as the plot labels it: its path less the folders every run's path starts with.
+
+    Examples:
+        >>> short_names(["/tmp/exp/seed-0/pretrain@after-mle", "/tmp/exp/seed-0/seqgan"])
+        {'/tmp/exp/seed-0/pretrain@after-mle': 'pretrain@after-mle', '/tmp/exp/seed-0/seqgan': 'seqgan'}
+        >>> short_names(["runs/poems"])
+        {'runs/poems': 'poems'}
+    """
+    parts = [run.rstrip("/").split("/") for run in runs]
+    common = 0
+    while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+        common += 1
+    return {run: "/".join(p[common:]) for run, p in zip(runs, parts)}
+
+
 def _plot(result: dict, path: Path) -> None:
     panels = []
+    names = short_names([entry["run"] for entry in result["runs"]])
     for pair in result["pairs"]:
         x, y = Axis(pair["x"], "", "", pair["x_higher_is_better"]), Axis(pair["y"], "", "", pair["y_higher_is_better"])
         series, texts = {}, {}
         for entry in result["runs"]:
             values = [_values(point, x, y) for point in entry["points"]]
-            series[entry["run"]] = ([v[0] for v in values], [v[1] for v in values])
-            texts[entry["run"]] = [f"T={point['temperature']:g}" for point in entry["points"]]
-        dominated = ", ".join(pair["dominated"]) or "none"
+            series[names[entry["run"]]] = ([v[0] for v in values], [v[1] for v in values])
+            texts[names[entry["run"]]] = [f"T={point['temperature']:g}" for point in entry["points"]]
+        dominated = ", ".join(names[run] for run in pair["dominated"]) or "none"
         panels.append({"xlabel": pair["x_label"], "ylabel": pair["y_label"], "series": series, "point_labels": texts,
                        "title": f"{pair['name']}: dominated: {dominated}"})  # fmt: skip
     plot_panels(panels, path, title=_title(result), columns=len(panels))

@@ -395,6 +395,9 @@ def _train_sentencepiece(lines: Iterable[str], vocab_size: int | None, model_typ
     return SentencePieceTokenizer(proto, model_type)
 
 
+_SPECIAL_CHARS = "".join(sorted(set("".join(SPECIAL_TOKENS))))
+
+
 def _spm_train(sentencepiece, text_file: pathlib.Path, vocab_size: int, model_type: str) -> bytes:
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
@@ -416,6 +419,10 @@ def _spm_train(sentencepiece, text_file: pathlib.Path, vocab_size: int, model_ty
         normalization_rule_name="identity",
         remove_extra_whitespaces=False,
         character_coverage=1.0,
+        # SentencePiece's trainer drops the special pieces' text ("<eos>", "<unk>", ...) from the
+        # lines it learns from, so a character seen only there ("<", ">", ...) would read as UNK:
+        # requiring them keeps any text over the corpus's characters exact, a literal "<eos>" included.
+        required_chars=_SPECIAL_CHARS,
         num_threads=max(1, min(os.cpu_count() or 1, 8)),
         minloglevel=2,  # errors only; training progress is not the user's business
     )

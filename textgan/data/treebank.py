@@ -15,14 +15,22 @@ Examples:
 
 from __future__ import annotations
 
-from nltk.tokenize import NLTKWordTokenizer
+from functools import cache
 
 UNK_TEXT = "<unk>"
 _UNK_HOLD = "\ue000"  # a private-use character: one word to the Treebank rules, restored as <unk>
-_TREEBANK = NLTKWordTokenizer()
+
+
+@cache
+def _treebank():
+    # nltk's package import pulls in scipy (about 1.2 s): paid by the first line tokenized, not by
+    # every command that imports textgan
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
 
 
 def treebank_words(line: str) -> list[str]:
     """The Treebank words of the lower-cased ``line`` (about 0.6 ms a COCO caption on one core)."""
     text = line.lower().replace(UNK_TEXT, f" {_UNK_HOLD} ")
-    return [UNK_TEXT if word == _UNK_HOLD else word for word in _TREEBANK.tokenize(text)]
+    return [UNK_TEXT if word == _UNK_HOLD else word for word in _treebank().tokenize(text)]
