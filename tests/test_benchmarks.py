@@ -191,3 +191,19 @@ def test_gpu_script_stops_at_its_deadline_and_says_how_far_it_got(tmp_path):
     assert seed["finished"] is False and summary["results"] is None
     assert set(seed["last_logged"]) <= {"pretrain", "mle", "seqgan", "constant"}
     assert all(v is None or v["phase"] == "mle" for v in seed["last_logged"].values())  # no further in 15 s
+
+
+def test_d_step_gemms_finds_every_product_of_the_step_in_the_profile(tmp_path):
+    from benchmarks import d_step_gemms
+    from benchmarks.flops import TRAIN
+
+    result = d_step_gemms.main(["--quick", "--json", str(tmp_path / "gemms.json")])
+    assert json.loads((tmp_path / "gemms.json").read_text()) == result
+    parts = result["parts"]
+    assert list(parts) == list(d_step_gemms.PARTS)
+    # each product the script times alone was found in the step's profile under its shapes
+    assert all(row["in_step_ms"] > 0 and row["alone_ms"] > 0 for row in parts.values())
+    # the products are the step's FLOPs less the output layer's F x 1 (F = 16 maps, batch 8)
+    output_layer = TRAIN * 2 * 16 * result["batch"]
+    assert round(sum(row["gflop"] for row in parts.values()) * 1e9) == round(result["step_gflop"] * 1e9) - output_layer
+    assert 0 < result["ceiling_in_step"] and 0 < result["ceiling_alone"] and result["step_share_of_peak"] > 0
