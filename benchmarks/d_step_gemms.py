@@ -10,7 +10,7 @@ batch 64) it times, in one process:
   ``aten::addmm``, per input shape), grouped as the highway's and the convolutions' forward,
   input-gradient and weight-gradient products;
 - the same products alone, with the step's shapes and layouts (median of ``--repeats``);
-- the 2048² fp32 product, as ``benchmarks/seqgan_units.py`` does.
+- the 2048² fp32 product (``benchmarks/seqgan_units.py``'s ``matmul_gflops``).
 
 The two ceilings it prints are the step's FLOPs (``benchmarks/flops.py``) over the products'
 time alone, then over their time in the step, as shares of that peak: what the step would reach
@@ -35,6 +35,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.flops import TRAIN, discriminator_macs  # noqa: E402
+from benchmarks.seqgan_units import matmul_gflops  # noqa: E402
 from runcore import retain_freed_memory  # noqa: E402
 from textgan.models import Discriminator, DiscriminatorConfig  # noqa: E402
 from textgan.rewards.discriminator import DiscriminatorReward  # noqa: E402
@@ -86,11 +87,6 @@ def alone_ms(part: str, op: str, a_shape, b_shape, bias_shape, repeats: int) -> 
     return _median_ms(lambda: torch.mm(a, b), repeats)
 
 
-def peak_gflops(repeats: int, size: int = 2048) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / _median_ms(lambda: a @ b, repeats) / 1e6
-
-
 def in_step_ms(reward: DiscriminatorReward, batches: list[torch.Tensor], is_real: torch.Tensor, config, batch: int) -> dict[str, float]:
     """Per part, the profiler's self time of the step's matrix products, per step."""
     part_of = {}
@@ -139,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     for part, op, a_shape, b_shape, bias_shape in step_products(config, batch):
         alone[part] += alone_ms(part, op, a_shape, b_shape, bias_shape, args.repeats)
         flops[part] += 2 * a_shape[0] * a_shape[1] * (b_shape[0] if op == "addmm" else b_shape[1])
-    peak = peak_gflops(args.repeats)
+    peak = matmul_gflops(torch.device("cpu"), torch.float32, 2048)  # the units' peak, measured the same way
     step_flops = TRAIN * 2 * discriminator_macs(config) * batch
     inside_total = sum(inside.values())
     alone_total = sum(alone.values())

@@ -20,7 +20,6 @@ def one_torch_thread():
 def sb3_logs_in_a_temporary_folder(tmp_path_factory):
     """Stable-Baselines3 makes a log folder for every ``learn()`` (``$SB3_LOGDIR``, else a new
     ``SB3-<time>`` in the system's temporary directory); the tests' go with pytest's own."""
-
     before = os.environ.get("SB3_LOGDIR")
     os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
     yield
