@@ -6,8 +6,8 @@ of that the step's own matrix products allow. For the paper's D (vocabulary 5,00
 batch 64) it times, in one process:
 
 - the step (``DiscriminatorReward.train_step``: forward, backward, Adam), median of ``--steps``;
-- each matrix product of the step inside it (torch.profiler's self time of ``aten::mm`` and
-  ``aten::addmm``, per input shape), grouped as the highway's and the convolutions' forward,
+- each matrix product of the step inside it (torch.profiler's self time of ``aten::mm``,
+  ``aten::addmm`` and ``aten::addmm_``, per input shape), grouped as the highway's and the convolutions' forward,
   input-gradient and weight-gradient products;
 - the same products alone, with the step's shapes and layouts (median of ``--repeats``);
 - the 2048² fp32 product (``benchmarks/seqgan_units.py``'s ``matmul_gflops``).
@@ -47,16 +47,21 @@ PARTS = ("highway forward", "highway input grad", "highway weight grad",
 def step_products(config: DiscriminatorConfig, batch: int) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
     """``(part, op, a_shape, b_shape, bias_shape)`` of every matrix product of a training step,
     as ``textgan.models.discriminator`` issues them (the output layer's ``F x 1`` left out) and
-    as autograd computes their gradients (each weight gradient laid out as its weight)."""
+    as autograd and its windows' backward compute their gradients (each weight gradient laid
+    out as its weight; a filter's input gradient one ``addmm_`` per tap where it has no more
+    taps than windows, else one product)."""
     e, t = config.embed_dim, config.max_len
     fitting = [(w, n) for w, n in zip(config.filter_sizes, config.num_filters) if w <= t]
     f = sum(n for _, n in fitting)
     products = []
     for w, n in fitting:
         rows = batch * (t - w + 1)
-        products += [("conv forward", "addmm", (rows, e * w), (n, e * w), (n,)),  # rows @ weight.t()
-                     ("conv input grad", "mm", (rows, n), (n, e * w), ()),
-                     ("conv weight grad", "mm", (n, rows), (rows, e * w), ())]  # fmt: skip
+        products += [("conv forward", "addmm", (rows, e * w), (n, e * w), (n,))]  # rows @ weight.t()
+        if w <= t - w + 1:  # each tap's product accumulates into the positions it read
+            products += [("conv input grad", "addmm_", (rows, n), (n, e), ())] * w
+        else:
+            products += [("conv input grad", "mm", (rows, n), (n, e * w), ())]
+        products += [("conv weight grad", "mm", (n, rows), (rows, e * w), ())]
     for _ in range(2):  # the transform and the gate
         products += [("highway forward", "addmm", (batch, f), (f, f), (f,)),
                      ("highway input grad", "mm", (batch, f), (f, f), ()),
@@ -82,26 +87,36 @@ def alone_ms(part: str, op: str, a_shape, b_shape, bias_shape, repeats: int) -> 
     if op == "addmm":  # a @ weight.t(), the weight stored (out, in)
         bias = torch.randn(*bias_shape, generator=generator)
         return _median_ms(lambda: torch.addmm(bias, a, b.t()), repeats)
+    if op == "addmm_":  # out += a @ b, out a block of the positions' gradient
+        out = torch.zeros(a_shape[0], b_shape[1])
+        return _median_ms(lambda: out.addmm_(a, b), repeats)
     if part.endswith("weight grad"):  # grad.t() @ input: the gradient stored (rows, out)
         a = torch.randn(a_shape[1], a_shape[0], generator=generator).t()
     return _median_ms(lambda: torch.mm(a, b), repeats)
 
 
-def in_step_ms(reward: DiscriminatorReward, batches: list[torch.Tensor], is_real: torch.Tensor, config, batch: int) -> dict[str, float]:
-    """Per part, the profiler's self time of the step's matrix products, per step."""
+def in_step_ms(reward: DiscriminatorReward, batches: list[torch.Tensor], is_real: torch.Tensor, config, batch: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Per part, the profiler's self time of the step's matrix products and their number, per step."""
     part_of = {}
     for part, op, a_shape, b_shape, bias_shape in step_products(config, batch):
-        shapes = [list(bias_shape), list(a_shape), [b_shape[1], b_shape[0]]] if op == "addmm" else [list(a_shape), list(b_shape)]
+        if op == "addmm":
+            shapes = [list(bias_shape), list(a_shape), [b_shape[1], b_shape[0]]]
+        elif op == "addmm_":
+            shapes = [[a_shape[0], b_shape[1]], list(a_shape), list(b_shape)]
+        else:
+            shapes = [list(a_shape), list(b_shape)]
         part_of[(f"aten::{op}", json.dumps(shapes))] = part
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for tokens in batches:
             reward.train_step(tokens, is_real)
     totals: dict[str, float] = defaultdict(float)
+    calls: dict[str, float] = defaultdict(float)
     for event in prof.key_averages(group_by_input_shape=True):
-        if event.key in ("aten::mm", "aten::addmm"):
-            shapes = json.dumps([list(s) for s in event.input_shapes if s])
-            totals[part_of.get((event.key, shapes), "other products")] += event.self_cpu_time_total / 1e3 / len(batches)
-    return dict(totals)
+        if event.key in ("aten::mm", "aten::addmm", "aten::addmm_"):
+            part = part_of.get((event.key, json.dumps([list(s) for s in event.input_shapes if s])), "other products")
+            totals[part] += event.self_cpu_time_total / 1e3 / len(batches)
+            calls[part] += event.count / len(batches)
+    return dict(totals), dict(calls)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -113,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     retain_freed_memory()  # as the textgan command does
     if args.quick:
-        config, batch = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3), num_filters=(8, 8)), 8
+        config, batch = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8)), 8
         args.steps, args.repeats = 3, 3
     else:
         config, batch = DiscriminatorConfig(vocab_size=5000, max_len=20), 64
@@ -129,11 +144,13 @@ def main(argv: list[str] | None = None) -> dict:
         reward.train_step(tokens, is_real)
         step_times.append(time.perf_counter() - start)
     step_ms = 1e3 * statistics.median(step_times)
-    inside = in_step_ms(reward, batches[10:], is_real, config, batch)
+    inside, calls = in_step_ms(reward, batches[10:], is_real, config, batch)
     alone: dict[str, float] = defaultdict(float)
     flops: dict[str, float] = defaultdict(float)
+    products: dict[str, int] = defaultdict(int)
     for part, op, a_shape, b_shape, bias_shape in step_products(config, batch):
         alone[part] += alone_ms(part, op, a_shape, b_shape, bias_shape, args.repeats)
+        products[part] += 1
         flops[part] += 2 * a_shape[0] * a_shape[1] * (b_shape[0] if op == "addmm" else b_shape[1])
     peak = matmul_gflops(torch.device("cpu"), torch.float32, 2048)  # the units' peak, measured the same way
     step_flops = TRAIN * 2 * discriminator_macs(config) * batch
@@ -142,7 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "threads": torch.get_num_threads(), "batch": batch, "step_ms": step_ms, "step_gflop": step_flops / 1e9,
         "peak_gflops": peak, "step_share_of_peak": step_flops / step_ms / 1e6 / peak,
-        "parts": {part: {"gflop": flops[part] / 1e9, "in_step_ms": inside.get(part, 0.0), "alone_ms": alone[part]} for part in PARTS},
+        "parts": {part: {"gflop": flops[part] / 1e9, "in_step_ms": inside.get(part, 0.0), "alone_ms": alone[part],
+                         "products": products[part], "calls_in_step": calls.get(part, 0.0)} for part in PARTS},
         "other_products_in_step_ms": inside.get("other products", 0.0),
         "products_in_step_ms": inside_total, "products_alone_ms": alone_total,
         "ceiling_alone": step_flops / alone_total / 1e6 / peak, "ceiling_in_step": step_flops / inside_total / 1e6 / peak,

@@ -201,9 +201,23 @@ def test_d_step_gemms_finds_every_product_of_the_step_in_the_profile(tmp_path):
     assert json.loads((tmp_path / "gemms.json").read_text()) == result
     parts = result["parts"]
     assert list(parts) == list(d_step_gemms.PARTS)
-    # each product the script times alone was found in the step's profile under its shapes
+    # each product the script times alone was found in the step's profile under its shapes, as
+    # often as the step runs it (the quick D's filters of widths 2 and 3 have more windows than
+    # taps, the one of width 6 fewer: both forms of the input gradient)
     assert all(row["in_step_ms"] > 0 and row["alone_ms"] > 0 for row in parts.values())
-    # the products are the step's FLOPs less the output layer's F x 1 (F = 16 maps, batch 8)
-    output_layer = TRAIN * 2 * 16 * result["batch"]
+    assert {part: row["calls_in_step"] for part, row in parts.items()} == {part: row["products"] for part, row in parts.items()}
+    assert parts["conv input grad"]["products"] == 2 + 3 + 1
+    # the products are the step's FLOPs less the output layer's F x 1 (F = 24 maps, batch 8)
+    output_layer = TRAIN * 2 * 24 * result["batch"]
     assert round(sum(row["gflop"] for row in parts.values()) * 1e9) == round(result["step_gflop"] * 1e9) - output_layer
     assert 0 < result["ceiling_in_step"] and 0 < result["ceiling_alone"] and result["step_share_of_peak"] > 0
+
+
+def test_windows_backward_times_both_paths_after_checking_they_agree(tmp_path):
+    from benchmarks import windows_backward
+
+    result = windows_backward.main(["--quick", "--json", str(tmp_path / "windows.json")])
+    assert json.loads((tmp_path / "windows.json").read_text()) == result
+    assert result["steps_each"] == 3 and result["own_backward_ms"] > 0 and result["autograd_ms"] > 0
+    assert 0 < result["largest_gradient_difference"] < 1e-4  # the same gradients to float rounding, not bit for bit
+    assert windows_backward.discriminator.window_maxes is not windows_backward.autograd_window_maxes  # put back

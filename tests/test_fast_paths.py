@@ -14,6 +14,7 @@ from torch.testing import assert_close
 
 from runcore import GraphedStep, adam
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from textgan.models.discriminator import max_gradient, window_maxes
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.training import fit_reward_model
 
@@ -143,6 +144,41 @@ def test_the_training_path_im2col_equals_the_convolution_in_values_and_every_gra
         assert_close(a, b, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
     conv_weights = [g for name, g in zip(names, ours) if name.startswith("convs.") and name.endswith(".weight")]
     assert len(conv_weights) == len(d.convs) and all(float(g.abs().sum()) > 0 for g in conv_weights)  # every filter learns
+
+
+def test_max_gradient_is_amaxs_backward_bit_for_bit_ties_included():
+    g = torch.Generator().manual_seed(0)
+    values = torch.randn(7, 5, 6, generator=g)
+    values[3] = values[1]  # every column ties between windows 1 and 3
+    values[5, :2] = values[1, :2]  # and three ways in two columns
+    values[:, 4] = 0.0  # all windows tie
+    values[:, 2, 5] = -0.0
+    values.requires_grad_(True)
+    best = values.amax(dim=0)
+    grad = torch.randn(best.shape, generator=g)
+    (theirs,) = torch.autograd.grad(best, values, grad)
+    ours = max_gradient(values.detach(), best.detach(), grad)
+    assert torch.equal(ours, theirs)
+    assert theirs[1, 0, 0] == grad[0, 0] / 3 or theirs[1, 0, 0] == 0  # a three-way tie shares the gradient
+
+
+@pytest.mark.parametrize(("width", "w"), [(12, 1), (12, 5), (11, 6), (12, 8), (12, 12), (4, 3)])
+def test_the_windows_backward_equals_autograd_of_the_im2col_product(width, w):
+    """Every case of the backward's input gradient: more windows than taps, as many, fewer, one."""
+    g = torch.Generator().manual_seed(w)
+    conv = torch.nn.Conv1d(16, 6, w)
+    tokens = torch.randint(0, 9, (10, width), generator=g)
+    tokens[:, width // 2 :] = 3  # padding-like runs: windows that tie
+    table = torch.randn(9, 16, generator=g, requires_grad=True)
+    embedded = table[tokens]
+    ours = window_maxes(embedded, [conv])
+    rows = embedded.unfold(1, w, 1).reshape(-1, 16 * w)  # autograd through the plain formula
+    theirs = torch.addmm(conv.bias, rows, conv.weight.reshape(6, -1).t()).view(10, width - w + 1, 6).amax(dim=1)
+    assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    upstream = torch.randn(ours.shape, generator=g)
+    for a, b, name in zip(torch.autograd.grad(ours, [table, conv.weight, conv.bias], upstream, retain_graph=True),
+                          torch.autograd.grad(theirs, [table, conv.weight, conv.bias], upstream), ["embedding", "weight", "bias"]):  # fmt: skip
+        assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_bf16_discriminator_is_fp32_within_bf16_noise_and_its_loss_is_fp32():

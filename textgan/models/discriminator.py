@@ -44,28 +44,95 @@ class DiscriminatorConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
+def max_gradient(values: torch.Tensor, best: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """The gradient of ``best = values.amax(dim=0)`` with respect to ``values``, ``grad`` the gradient of ``best``.
+
+    ``grad`` goes to the entries that reach the max, split equally among ties: ``amax``'s own
+    backward, bit for bit. The tie mask is ``sign(values - best) + 1`` (``values - best`` is 0
+    exactly where they are equal, and negative elsewhere), in float passes only.
+    """
+    ties = torch.sub(values, best).sign_().add_(1)
+    return ties.mul_(grad / ties.sum(dim=0))
+
+
+class _WindowMaxes(torch.autograd.Function):
+    """One filter's maximum over its windows, with a backward pass written for D's training shapes.
+
+    ``x`` is ``(T, N, E)`` (position-major), ``weight`` ``(F, w E)`` with each map's taps in order
+    (tap 0's E weights, then tap 1's, ...). The forward pass is one matrix product of the windows
+    laid out as rows, ``(T - w + 1) N`` of them (im2col), and a max over windows.
+
+    The backward pass does what autograd would do for that forward pass, in fewer passes over
+    memory:
+
+    - The max's gradient goes to the windows that reach it, split equally among ties, as
+      ``amax``'s does, bit for bit (:func:`max_gradient`, without amax's boolean passes).
+    - The input gradient is never laid out as rows and folded back onto the positions
+      (``unfold``'s backward: as slow as the product itself at these shapes). Where the filter has
+      no more taps than windows, each tap's product accumulates straight into the positions it
+      read. Otherwise the few windows' rows are added onto them.
+    - The bias gradient is the sum of the max's gradient over the batch.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, w: int) -> torch.Tensor:
+        positions, n, dim = x.shape
+        windows = positions - w + 1
+        rows = x.unfold(0, w, 1).transpose(2, 3).reshape(windows * n, w * dim)  # row (s, i): x_s..x_{s+w-1} of sequence i
+        values = torch.addmm(bias, rows, weight.t()).view(windows, n, -1)  # under autocast: its dtype
+        best = values.amax(dim=0)
+        ctx.save_for_backward(rows, weight, values, best)
+        ctx.w, ctx.dtypes = w, (x.dtype, weight.dtype, bias.dtype)
+        return best
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        rows, weight, values, best = ctx.saved_tensors
+        w, (x_dtype, weight_dtype, bias_dtype) = ctx.w, ctx.dtypes
+        windows, n, maps = values.shape
+        dim = rows.shape[1] // w
+        grad = grad.to(values.dtype)
+        g = max_gradient(values, best, grad).view(windows * n, maps)
+        dx = dweight = dbias = None
+        if ctx.needs_input_grad[0]:
+            weight_c = weight.to(g.dtype)
+            dx = g.new_zeros(windows + w - 1, n, dim)
+            if w <= windows:
+                for j in range(w):  # tap j of window s read x_{s+j}
+                    dx[j : j + windows].view(windows * n, dim).addmm_(g, weight_c[:, j * dim : (j + 1) * dim])
+            else:
+                window_rows = g.mm(weight_c).view(windows, n, w, dim)
+                for s in range(windows):  # window s read x_s..x_{s+w-1}
+                    dx[s : s + w].add_(window_rows[s].transpose(0, 1))
+            dx = dx.to(x_dtype)
+        if ctx.needs_input_grad[1]:
+            dweight = g.t().mm(rows.to(g.dtype)).to(weight_dtype)
+        if ctx.needs_input_grad[2]:
+            dbias = grad.sum(dim=0).to(bias_dtype)
+        return dx, dweight, dbias, None
+
+
 def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
     """``(N, F)``: each feature map's maximum over its windows of ``embedded`` ``(N, T, E)``.
 
     Where autograd records (a training step), each filter is one matrix product of the windows
-    laid out as rows (``(N W, E w)``, im2col) with its weights, so the backward pass is two
-    matrix products. At D's training shapes (batch 64) that is faster than oneDNN's convolution
-    backward: ``benchmarks/seqgan_units.py``'s d_epoch went from 31.7 s to 18.6 s on a 2-core
-    AMD EPYC with AVX2 (docs/RESULTS.md §5). Without autograd (scoring, often thousands of rows)
-    the convolution itself is as fast and needs no ``(N W, E w)`` copy. The two agree to float
-    rounding (tests/test_fast_paths.py).
+    laid out as rows (im2col) with a backward pass of its own (:class:`_WindowMaxes`). At D's
+    training shapes (batch 64) that is faster than oneDNN's convolution backward:
+    ``benchmarks/seqgan_units.py``'s d_epoch went from 31.7 s to 18.6 s on a 2-core AMD EPYC with
+    AVX2 (docs/RESULTS.md §5). The backward pass of its own took a further 6% off the paper's D
+    step and 11% off the default preset's (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of rows) the convolution itself is as fast and
+    needs no copy of the windows. The two agree to float rounding (tests/test_fast_paths.py).
     """
     if not torch.is_grad_enabled():
         x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
         return torch.cat([conv(x).amax(dim=2) for conv in convs], dim=1)
-    n, width, dim = embedded.shape
+    x = embedded.transpose(0, 1)  # (T, N, E): a window's rows of all sequences are one block
+    dim = x.shape[-1]
     maxes = []
     for conv in convs:
         w, maps = conv.kernel_size[0], conv.out_channels
-        windows = width - w + 1
-        rows = embedded.unfold(1, w, 1).reshape(n * windows, dim * w)  # [n, s]: x_s..x_{s+w-1} laid out as Conv1d's (E, w)
-        values = torch.addmm(conv.bias, rows, conv.weight.reshape(maps, dim * w).t())
-        maxes.append(values.view(n, windows, maps).amax(dim=1))
+        taps = conv.weight.permute(0, 2, 1).reshape(maps, w * dim)  # Conv1d's (F, E, w) with the taps outermost
+        maxes.append(_WindowMaxes.apply(x, taps, conv.bias, w))
     return torch.cat(maxes, dim=1)
 
 
