@@ -278,3 +278,11 @@ def test_fit_reward_model_scores_at_most_eval_rows_of_each_side_after_training()
     assert torch.equal(scored_real, real[: training.EVAL_ROWS]) and torch.equal(scored_fake, fake[: training.EVAL_ROWS])
     fit_reward_model(Recorder(), real[:10], fake[:7], 1, 4, torch.Generator().manual_seed(0))
     assert seen[1][0].shape[0] == 10 and seen[1][1].shape[0] == 7  # small sets: all of them
+
+
+def test_a_gradient_of_the_windows_gradient_is_refused_not_silently_wrong():
+    conv = torch.nn.Conv1d(4, 3, 2)
+    embedded = torch.randn(2, 5, 4, requires_grad=True)
+    (grad,) = torch.autograd.grad(window_maxes(embedded, [conv]).sum(), embedded, create_graph=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        grad.square().sum().backward()

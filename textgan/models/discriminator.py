@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
@@ -72,6 +73,8 @@ class _WindowMaxes(torch.autograd.Function):
       no more taps than windows, each tap's product accumulates straight into the positions it
       read. Otherwise the few windows' rows are added onto them.
     - The bias gradient is the sum of the max's gradient over the batch.
+
+    It is differentiable once: a gradient of D's gradient (a gradient penalty) raises an error.
     """
 
     @staticmethod
@@ -86,6 +89,7 @@ class _WindowMaxes(torch.autograd.Function):
         return best
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         rows, weight, values, best = ctx.saved_tensors
         w, (x_dtype, weight_dtype, bias_dtype) = ctx.w, ctx.dtypes
