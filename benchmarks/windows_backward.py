@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=400, help="timed steps, alternating (after 10 warm-up steps of each)")
     parser.add_argument("--max-len", type=int, default=20, help="tokens per row (the paper's 20)")
+    parser.add_argument("--filter-sizes", type=int, nargs="+", default=None, help="filter widths (the paper's by default)")
     parser.add_argument("--num-filters", type=int, nargs="+", default=None, help="maps per filter width (the paper's by default)")
+    parser.add_argument("--embed-dim", type=int, default=64)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="a small D and few steps: a smoke test in seconds")
     parser.add_argument("--json", default=None, help="write every number here")
@@ -75,8 +77,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         config, batch, args.steps = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8)), 8, 6
     else:
-        maps = {} if args.num_filters is None else {"num_filters": tuple(args.num_filters)}
-        config, batch = DiscriminatorConfig(vocab_size=5000, max_len=args.max_len, **maps), args.batch
+        widths = args.filter_sizes or discriminator.PAPER_FILTER_SIZES
+        maps = args.num_filters or discriminator.PAPER_NUM_FILTERS
+        if len(widths) != len(maps):
+            parser.error(f"{len(widths)} filter widths and {len(maps)} map counts: give --num-filters one count per width of --filter-sizes (the paper's: 12)")
+        config = DiscriminatorConfig(vocab_size=5000, max_len=args.max_len, embed_dim=args.embed_dim, filter_sizes=widths, num_filters=maps)
+        batch = args.batch
     torch.manual_seed(0)
     d = Discriminator(config).eval()  # eval: no dropout, so the two gradients see the same features
     tokens = torch.randint(0, config.vocab_size, (batch, config.max_len))
@@ -99,14 +105,16 @@ def main(argv: list[str] | None = None) -> dict:
                 times[plain].append(time.perf_counter() - start)
     own_ms, plain_ms = (1e3 * statistics.median(times[plain]) for plain in (False, True))
     result = {
-        "threads": torch.get_num_threads(), "batch": batch, "max_len": config.max_len, "num_filters": list(config.num_filters),
+        "threads": torch.get_num_threads(), "batch": batch, "max_len": config.max_len, "embed_dim": config.embed_dim,
+        "filter_sizes": list(config.filter_sizes), "num_filters": list(config.num_filters),
         "steps_each": len(times[False]),
         "own_backward_ms": own_ms, "autograd_ms": plain_ms, "saving": 1 - own_ms / plain_ms,
         "largest_gradient_difference": max(differences),
     }  # fmt: skip
-    print(f"D training step, batch {batch}, {config.max_len} tokens, {sum(config.num_filters)} maps, {result['threads']} threads, "
+    print(f"D training step, batch {batch}, {config.max_len} tokens, {d.feature_dim} maps, {result['threads']} threads, "
           f"median of {result['steps_each']} steps each, alternating:")  # fmt: skip
-    print(f"  windows' own backward {own_ms:.2f} ms, autograd through the plain formula {plain_ms:.2f} ms: {100 * result['saving']:.1f}% less")
+    print(f"  windows' own backward {own_ms:.2f} ms, autograd through the plain formula {plain_ms:.2f} ms: "
+          f"{100 * abs(result['saving']):.1f}% {'less' if result['saving'] >= 0 else 'more'}")  # fmt: skip
     print(f"  gradients agree to {result['largest_gradient_difference']:.1e} of each one's largest entry")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
