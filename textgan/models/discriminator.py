@@ -85,14 +85,14 @@ class _WindowMaxes(torch.autograd.Function):
         values = torch.addmm(bias, rows, weight.t()).view(windows, n, -1)  # under autocast: its dtype
         best = values.amax(dim=0)
         ctx.save_for_backward(rows, weight, values, best)
-        ctx.w, ctx.dtypes = w, (x.dtype, weight.dtype, bias.dtype)
+        ctx.w, ctx.bias_dtype = w, bias.dtype
         return best
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        rows, weight, values, best = ctx.saved_tensors
-        w, (x_dtype, weight_dtype, bias_dtype) = ctx.w, ctx.dtypes
+        rows, weight, values, best = ctx.saved_tensors  # rows: a copy of x, in x's dtype
+        w = ctx.w
         windows, n, maps = values.shape
         dim = rows.shape[1] // w
         grad = grad.to(values.dtype)
@@ -108,11 +108,11 @@ class _WindowMaxes(torch.autograd.Function):
                 window_rows = g.mm(weight_c).view(windows, n, w, dim)
                 for s in range(windows):  # window s read x_s..x_{s+w-1}
                     dx[s : s + w].add_(window_rows[s].transpose(0, 1))
-            dx = dx.to(x_dtype)
+            dx = dx.to(rows.dtype)
         if ctx.needs_input_grad[1]:
-            dweight = g.t().mm(rows.to(g.dtype)).to(weight_dtype)
+            dweight = g.t().mm(rows.to(g.dtype)).to(weight.dtype)
         if ctx.needs_input_grad[2]:
-            dbias = grad.sum(dim=0).to(bias_dtype)
+            dbias = grad.sum(dim=0).to(ctx.bias_dtype)
         return dx, dweight, dbias, None
 
 
@@ -124,8 +124,9 @@ def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
     training shapes (batch 64) that is faster than oneDNN's convolution backward:
     ``benchmarks/seqgan_units.py``'s d_epoch went from 31.7 s to 18.6 s on a 2-core AMD EPYC with
     AVX2 (docs/RESULTS.md §5). The backward pass of its own took a further 6% off the paper's D
-    step and 11% off the default preset's (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of rows) the convolution itself is as fast and
-    needs no copy of the windows. The two agree to float rounding (tests/test_fast_paths.py).
+    step and 11% off the default preset's (``benchmarks/windows_backward.py``). Without autograd
+    (scoring, often thousands of rows) the convolution itself is as fast and needs no copy of the
+    windows. The two agree to float rounding (tests/test_fast_paths.py).
     """
     if not torch.is_grad_enabled():
         x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
