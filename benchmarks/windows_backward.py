@@ -1,9 +1,9 @@
 """D's training step with its windows' own backward pass, against autograd through the plain formula.
 
 ``textgan.models.discriminator.window_maxes`` computes each filter's windows as one matrix
-product (im2col) with a backward pass of its own (``_WindowMaxes``). This script times the
-paper's D step (``DiscriminatorReward.train_step``: forward, backward, Adam; vocabulary 5,000,
-length 20, batch 64) with it and with autograd through the same formula written plainly
+product (im2col), the whole bank one autograd node with a backward pass of its own
+(``_WindowBank``). This script times the paper's D step (``DiscriminatorReward.train_step``:
+forward, backward, Adam; vocabulary 5,000, length 20, batch 64) with it and with autograd through the same formula written plainly
 (``unfold``, ``addmm``, ``amax``: what the training path was before), alternating the two step
 by step in one process, so that both see the same load on the machine. It first checks, on one
 batch, that the two give the same outputs and gradients to float rounding.

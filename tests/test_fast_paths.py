@@ -181,6 +181,31 @@ def test_the_windows_backward_equals_autograd_of_the_im2col_product(width, w):
         assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
 
 
+def test_a_bank_of_filters_shares_one_input_gradient_and_leaves_frozen_weights_alone():
+    """Several widths in one node (more windows than taps, fewer, one) add into one input
+    gradient; a frozen filter gets no gradient and the others the same as with it trained."""
+    g = torch.Generator().manual_seed(11)
+    convs = [torch.nn.Conv1d(16, maps, w) for w, maps in [(1, 5), (3, 7), (8, 4), (12, 6)]]
+    tokens = torch.randint(0, 9, (10, 12), generator=g)
+    tokens[:, 8:] = 3  # windows that tie
+    table = torch.randn(9, 16, generator=g, requires_grad=True)
+    embedded = table[tokens]
+    ours = window_maxes(embedded, convs)
+    theirs = autograd_window_maxes(embedded, convs)
+    assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    upstream = torch.randn(ours.shape, generator=g)
+    inputs = [table] + [p for conv in convs for p in conv.parameters()]
+    expected = torch.autograd.grad(theirs, inputs, upstream, retain_graph=True)  # embedded is shared
+    for a, b in zip(torch.autograd.grad(ours, inputs, upstream), expected):
+        assert_close(a, b, rtol=1e-5, atol=1e-5)
+    convs[1].weight.requires_grad_(False)
+    ours = window_maxes(table[tokens], convs)
+    ours.backward(upstream)
+    assert convs[1].weight.grad is None
+    assert_close(table.grad, expected[0], rtol=1e-5, atol=1e-5)
+    assert_close(convs[2].weight.grad, expected[5], rtol=1e-5, atol=1e-5)
+
+
 def test_bf16_discriminator_is_fp32_within_bf16_noise_and_its_loss_is_fp32():
     fp32, bf16 = discriminator(dropout=0.0), discriminator("bf16", dropout=0.0)
     bf16.load_state_dict(fp32.state_dict())

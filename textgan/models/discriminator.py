@@ -56,89 +56,111 @@ def max_gradient(values: torch.Tensor, best: torch.Tensor, grad: torch.Tensor) -
     return ties.mul_(grad / ties.sum(dim=0))
 
 
-class _WindowMaxes(torch.autograd.Function):
-    """One filter's maximum over its windows, with a backward pass written for D's training shapes.
+def _window_rows(x: torch.Tensor, w: int) -> torch.Tensor:
+    """``((T - w + 1) N, w E)``: the windows of ``x`` ``(T, N, E)`` as rows (im2col), row ``(s, i)``
+    holding ``x_s .. x_{s+w-1}`` of sequence i."""
+    positions, n, dim = x.shape
+    return x.unfold(0, w, 1).transpose(2, 3).reshape((positions - w + 1) * n, w * dim)
 
-    ``x`` is ``(T, N, E)`` (position-major), ``weight`` ``(F, w E)`` with each map's taps in order
-    (tap 0's E weights, then tap 1's, ...). The forward pass is one matrix product of the windows
-    laid out as rows, ``(T - w + 1) N`` of them (im2col), and a max over windows.
+
+class _WindowBank(torch.autograd.Function):
+    """Every filter's maximum over its windows, ``(N, F)``, as one autograd node with a backward
+    pass written for D's training shapes.
+
+    ``x`` is ``(T, N, E)`` (position-major), ``params`` each filter's Conv1d weight ``(F_k, E, w_k)``
+    and bias in turn. The forward pass is, per filter, one matrix product of its windows laid out
+    as rows (im2col) with its taps (the weight with each map's taps in order: tap 0's E weights,
+    then tap 1's, ...), and a max over windows.
 
     The backward pass does what autograd would do for that forward pass, in fewer passes over
-    memory:
+    memory and fewer operations:
 
     - The max's gradient goes to the windows that reach it, split equally among ties, as
       ``amax``'s does, bit for bit (:func:`max_gradient`, without amax's boolean passes).
     - The input gradient is never laid out as rows and folded back onto the positions
-      (``unfold``'s backward: as slow as the product itself at these shapes). Where the filter has
+      (``unfold``'s backward: as slow as the product itself at these shapes). Where a filter has
       no more taps than windows, each tap's product accumulates straight into the positions it
-      read. Otherwise the few windows' rows are added onto them.
-    - The bias gradient is the sum of the max's gradient over the batch.
+      read. Otherwise the few windows' rows are added onto them. All filters accumulate into one
+      input gradient.
+    - A bias's gradient is the sum of its max's gradient over the batch.
+    - The whole bank is one node: the per-filter nodes (a function each, the taps' permute and
+      reshape, the concatenation) cost more than their arithmetic at batch 64.
 
     It is differentiable once: a gradient of D's gradient (a gradient penalty) raises an error.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, w: int) -> torch.Tensor:
-        positions, n, dim = x.shape
-        windows = positions - w + 1
-        rows = x.unfold(0, w, 1).transpose(2, 3).reshape(windows * n, w * dim)  # row (s, i): x_s..x_{s+w-1} of sequence i
-        values = torch.addmm(bias, rows, weight.t()).view(windows, n, -1)  # under autocast: its dtype
-        best = values.amax(dim=0)
-        ctx.save_for_backward(rows, weight, values, best)
-        ctx.w, ctx.bias_dtype = w, bias.dtype
-        return best
+    def forward(ctx, x: torch.Tensor, widths: tuple[int, ...], *params: torch.Tensor) -> torch.Tensor:
+        positions, n, _ = x.shape
+        maxes, saved = [], []
+        for k, w in enumerate(widths):
+            weight, bias = params[2 * k], params[2 * k + 1]
+            taps = weight.permute(0, 2, 1).reshape(weight.shape[0], -1)
+            rows = _window_rows(x, w)
+            values = torch.addmm(bias, rows, taps.t()).view(positions - w + 1, n, -1)  # under autocast: its dtype
+            best = values.amax(dim=0)
+            maxes.append(best)
+            saved += [rows, taps, values, best]
+        ctx.save_for_backward(*saved)
+        ctx.widths, ctx.x_shape = widths, x.shape
+        ctx.param_dtypes = [p.dtype for p in params]
+        return torch.cat(maxes, dim=1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        rows, weight, values, best = ctx.saved_tensors  # rows: a copy of x, in x's dtype
-        w = ctx.w
-        windows, n, maps = values.shape
-        dim = rows.shape[1] // w
-        grad = grad.to(values.dtype)
-        g = max_gradient(values, best, grad).view(windows * n, maps)
-        dx = dweight = dbias = None
+        saved = ctx.saved_tensors
+        positions, n, dim = ctx.x_shape
+        dx = None
         if ctx.needs_input_grad[0]:
-            weight_c = weight.to(g.dtype)
-            dx = g.new_zeros(windows + w - 1, n, dim)
-            if w <= windows:
-                for j in range(w):  # tap j of window s read x_{s+j}
-                    dx[j : j + windows].view(windows * n, dim).addmm_(g, weight_c[:, j * dim : (j + 1) * dim])
-            else:
-                window_rows = g.mm(weight_c).view(windows, n, w, dim)
-                for s in range(windows):  # window s read x_s..x_{s+w-1}
-                    dx[s : s + w].add_(window_rows[s].transpose(0, 1))
-            dx = dx.to(rows.dtype)
-        if ctx.needs_input_grad[1]:
-            dweight = g.t().mm(rows.to(g.dtype)).to(weight.dtype)
-        if ctx.needs_input_grad[2]:
-            dbias = grad.sum(dim=0).to(ctx.bias_dtype)
-        return dx, dweight, dbias, None
+            dx = grad.new_zeros(ctx.x_shape, dtype=saved[2].dtype)  # the products' dtype
+            flat = dx.view(positions * n, dim)
+        grads, at = [], 0
+        for k, w in enumerate(ctx.widths):
+            rows, taps, values, best = saved[4 * k : 4 * k + 4]
+            windows, _, maps = values.shape
+            grad_k = grad[:, at : at + maps]
+            at += maps
+            g = max_gradient(values, best, grad_k.to(values.dtype)).view(windows * n, maps)
+            if dx is not None:
+                taps_c = taps.to(g.dtype)
+                if w <= windows:
+                    for j in range(w):  # tap j of window s read x_{s+j}
+                        flat[j * n : (j + windows) * n].addmm_(g, taps_c[:, j * dim : (j + 1) * dim])
+                else:
+                    window_rows = g.mm(taps_c).view(windows, n, w, dim)
+                    for s in range(windows):  # window s read x_s..x_{s+w-1}
+                        dx[s : s + w].add_(window_rows[s].transpose(0, 1))
+            dweight = dbias = None
+            if ctx.needs_input_grad[2 + 2 * k]:  # in Conv1d's (F, E, w) layout
+                dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(ctx.param_dtypes[2 * k])
+            if ctx.needs_input_grad[3 + 2 * k]:
+                dbias = grad_k.sum(dim=0).to(ctx.param_dtypes[2 * k + 1])
+            grads += [dweight, dbias]
+        if dx is not None:
+            dx = dx.to(saved[0].dtype)  # x's dtype, which its rows have
+        return (dx, None, *grads)
 
 
 def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
     """``(N, F)``: each feature map's maximum over its windows of ``embedded`` ``(N, T, E)``.
 
     Where autograd records (a training step), each filter is one matrix product of the windows
-    laid out as rows (im2col) with a backward pass of its own (:class:`_WindowMaxes`). At D's
-    training shapes (batch 64) that is faster than oneDNN's convolution backward:
+    laid out as rows (im2col), and the bank has a backward pass of its own (:class:`_WindowBank`).
+    At D's training shapes (batch 64) that is faster than oneDNN's convolution backward:
     ``benchmarks/seqgan_units.py``'s d_epoch went from 31.7 s to 18.6 s on a 2-core AMD EPYC with
     AVX2 (docs/RESULTS.md §5). The backward pass of its own took a further 6% off the paper's D
-    step and 11% off the default preset's (``benchmarks/windows_backward.py``). Without autograd
-    (scoring, often thousands of rows) the convolution itself is as fast and needs no copy of the
-    windows. The two agree to float rounding (tests/test_fast_paths.py).
+    step and 11% off the default preset's, and making the bank one node another 4% of the paper's
+    (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of rows) the
+    convolution itself is as fast and needs no copy of the windows. The two agree to float
+    rounding (tests/test_fast_paths.py).
     """
     if not torch.is_grad_enabled():
         x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
         return torch.cat([conv(x).amax(dim=2) for conv in convs], dim=1)
+    params = [p for conv in convs for p in (conv.weight, conv.bias)]
     x = embedded.transpose(0, 1)  # (T, N, E): a window's rows of all sequences are one block
-    dim = x.shape[-1]
-    maxes = []
-    for conv in convs:
-        w, maps = conv.kernel_size[0], conv.out_channels
-        taps = conv.weight.permute(0, 2, 1).reshape(maps, w * dim)  # Conv1d's (F, E, w) with the taps outermost
-        maxes.append(_WindowMaxes.apply(x, taps, conv.bias, w))
-    return torch.cat(maxes, dim=1)
+    return _WindowBank.apply(x, tuple(conv.kernel_size[0] for conv in convs), *params)
 
 
 def highway(pooled: torch.Tensor, transform: nn.Linear, gate: nn.Linear) -> torch.Tensor:
