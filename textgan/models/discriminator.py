@@ -149,11 +149,11 @@ def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
     laid out as rows (im2col), and the bank has a backward pass of its own (:class:`_WindowBank`).
     At D's training shapes (batch 64) that is faster than oneDNN's convolution backward:
     ``benchmarks/seqgan_units.py``'s d_epoch went from 31.7 s to 18.6 s on a 2-core AMD EPYC with
-    AVX2 (docs/RESULTS.md §5). The backward pass of its own took a further 6% off the paper's D
-    step and 11% off the default preset's, and making the bank one node another 4% of the paper's
-    (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of rows) the
-    convolution itself is as fast and needs no copy of the windows. The two agree to float
-    rounding (tests/test_fast_paths.py).
+    AVX2 (docs/RESULTS.md §5). Against autograd through the same products, the backward pass of
+    its own with the bank as one node takes 8-10% off the paper's D step and 17% off the default
+    preset's (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of
+    rows) the convolution itself is as fast and needs no copy of the windows. The two agree to
+    float rounding (tests/test_fast_paths.py).
     """
     if not torch.is_grad_enabled():
         x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
