@@ -3,10 +3,11 @@
 ``textgan.models.discriminator.window_maxes`` computes each filter's windows as one matrix
 product (im2col), the whole bank one autograd node with a backward pass of its own
 (``_WindowBank``). This script times the paper's D step (``DiscriminatorReward.train_step``:
-forward, backward, Adam; vocabulary 5,000, length 20, batch 64) with it and with autograd through the same formula written plainly
-(``unfold``, ``addmm``, ``amax``: what the training path was before), alternating the two step
-by step in one process, so that both see the same load on the machine. It first checks, on one
-batch, that the two give the same outputs and gradients to float rounding.
+forward, backward, Adam; vocabulary 5,000, length 20, batch 64) with it and with autograd
+through the same formula written plainly (``unfold``, ``addmm``, ``amax``: what the training
+path was before), alternating the two step by step in one process, so that both see the same
+load on the machine. It first checks, on one batch, that the two give the same outputs and
+gradients to float rounding.
 
     OMP_NUM_THREADS=2 python benchmarks/windows_backward.py [--steps 400] [--json out.json]
     # the default preset's D (half the paper's maps) on poems' 25 tokens:

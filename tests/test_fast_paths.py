@@ -183,7 +183,8 @@ def test_the_windows_backward_equals_autograd_of_the_im2col_product(width, w):
 
 def test_a_bank_of_filters_shares_one_input_gradient_and_leaves_frozen_weights_alone():
     """Several widths in one node (more windows than taps, fewer, one) add into one input
-    gradient; a frozen filter gets no gradient and the others the same as with it trained."""
+    gradient; a frozen filter's weight gets no gradient, and its bias, the embedding and the
+    other filters the same as with it trained."""
     g = torch.Generator().manual_seed(11)
     convs = [torch.nn.Conv1d(16, maps, w) for w, maps in [(1, 5), (3, 7), (8, 4), (12, 6)]]
     tokens = torch.randint(0, 9, (10, 12), generator=g)
@@ -202,6 +203,7 @@ def test_a_bank_of_filters_shares_one_input_gradient_and_leaves_frozen_weights_a
     ours = window_maxes(table[tokens], convs)
     ours.backward(upstream)
     assert convs[1].weight.grad is None
+    assert_close(convs[1].bias.grad, expected[4], rtol=1e-5, atol=1e-5)  # the flags are per parameter
     assert_close(table.grad, expected[0], rtol=1e-5, atol=1e-5)
     assert_close(convs[2].weight.grad, expected[5], rtol=1e-5, atol=1e-5)
 

@@ -103,7 +103,7 @@ class _WindowBank(torch.autograd.Function):
             saved += [rows, taps, values, best]
         ctx.save_for_backward(*saved)
         ctx.widths, ctx.x_shape = widths, x.shape
-        ctx.param_dtypes = [p.dtype for p in params]
+        ctx.bias_dtypes = [bias.dtype for bias in params[1::2]]  # the weights' are their taps'
         return torch.cat(maxes, dim=1)
 
     @staticmethod
@@ -111,9 +111,10 @@ class _WindowBank(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         saved = ctx.saved_tensors
         positions, n, dim = ctx.x_shape
+        x_dtype, products_dtype = saved[0].dtype, saved[2].dtype  # the first filter's rows' and values'
         dx = None
         if ctx.needs_input_grad[0]:
-            dx = grad.new_zeros(ctx.x_shape, dtype=saved[2].dtype)  # the products' dtype
+            dx = grad.new_zeros(ctx.x_shape, dtype=products_dtype)
             flat = dx.view(positions * n, dim)
         grads, at = [], 0
         for k, w in enumerate(ctx.widths):
@@ -133,12 +134,12 @@ class _WindowBank(torch.autograd.Function):
                         dx[s : s + w].add_(window_rows[s].transpose(0, 1))
             dweight = dbias = None
             if ctx.needs_input_grad[2 + 2 * k]:  # in Conv1d's (F, E, w) layout
-                dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(ctx.param_dtypes[2 * k])
+                dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(taps.dtype)
             if ctx.needs_input_grad[3 + 2 * k]:
-                dbias = grad_k.sum(dim=0).to(ctx.param_dtypes[2 * k + 1])
+                dbias = grad_k.sum(dim=0).to(ctx.bias_dtypes[k])
             grads += [dweight, dbias]
         if dx is not None:
-            dx = dx.to(saved[0].dtype)  # x's dtype, which its rows have
+            dx = dx.to(x_dtype)
         return (dx, None, *grads)
 
 
