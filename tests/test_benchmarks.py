@@ -44,6 +44,8 @@ def test_quick_run_writes_every_unit(tmp_path):
         assert unit["pct_fp32_peak"] > 0, name
         assert "anchor_seconds" not in unit  # no --anchor, no anchor column
     assert record["peak_gflops"]["fp32"] > 0 and record["peak_gflops"]["bf16"] > 0
+    readings = record["fp32_peak_readings_gflops"]  # before and after the units, the higher kept
+    assert len(readings) == 2 and record["peak_gflops"]["fp32"] == max(readings)
     assert record["anchor"] is None and record["quick"] and record["threads"] == 1
     assert record["device"] == "cpu" and record["torch"] == torch.__version__ and record["cpu"]
     assert "schedule" in result.stdout
@@ -221,3 +223,17 @@ def test_windows_backward_times_both_paths_after_checking_they_agree(tmp_path):
     assert result["steps_each"] == 3 and result["own_backward_ms"] > 0 and result["autograd_ms"] > 0
     assert 0 < result["largest_gradient_difference"] < 1e-4  # the same gradients to float rounding, not bit for bit
     assert windows_backward.discriminator.window_maxes is not windows_backward.autograd_window_maxes  # put back
+
+
+def test_filter_layout_times_both_layouts_of_the_same_weights(tmp_path):
+    from benchmarks import filter_layout
+
+    ds = filter_layout.discriminators(DiscriminatorConfig(vocab_size=20, max_len=6, filter_sizes=(2, 3), num_filters=(4, 4)))
+    taps, contiguous = (ds[name] for name in filter_layout.LAYOUTS)
+    assert all(torch.equal(a, b) for a, b in zip(taps.parameters(), contiguous.parameters()))
+    assert [conv.weight.is_contiguous() for conv in contiguous.convs] == [True, True]
+    assert [conv.weight.is_contiguous() for conv in taps.convs] == [False, False]
+    result = filter_layout.main(["--quick", "--json", str(tmp_path / "layout.json")])
+    assert json.loads((tmp_path / "layout.json").read_text()) == result
+    assert result["same_parameters_after_three_steps"] is True and result["largest_score_difference"] < 1e-6
+    assert set(result["train_step_ms"]) == set(filter_layout.LAYOUTS) and all(ms > 0 for ms in result["train_step_ms"].values())

@@ -61,6 +61,42 @@ def test_runcore_adam_is_fused_and_capturable_where_it_can_be():
     assert not adam(meta.parameters(), lr=1e-3).defaults["fused"]  # no fused kernel there: foreach
 
 
+def test_ds_filters_are_taps_major_and_take_their_gradients_as_computed():
+    d = discriminator()
+    real, fake = data(8)
+    weights = [conv.weight for conv in d.convs]
+    computed = torch.autograd.grad(d.loss(torch.cat([real, fake]), torch.cat([torch.ones(8), torch.zeros(8)])), weights)
+    for weight, grad in zip(weights, computed):  # (F, w, E) in memory: the taps' matrix is a view,
+        assert weight.permute(0, 2, 1).is_contiguous() and grad.permute(0, 2, 1).is_contiguous()  # autograd keeps the gradient
+    copy = Discriminator(d.config)
+    copy.load_state_dict({name: value.contiguous() for name, value in d.state_dict().items()})  # as a checkpoint holds it
+    assert all(a.stride() == b.stride() and torch.equal(a, b) for a, b in zip(copy.parameters(), d.parameters()))
+
+
+def test_a_loaded_adam_state_takes_its_parameters_layout_and_resumes_exactly():
+    """The fused kernel reads parameter, gradient and state as flat memory: a contiguous state for a
+    taps-major weight would update the wrong entries (it does without runcore.adam's load hook)."""
+    torch.manual_seed(0)
+    weight = torch.randn(6, 4, 3).permute(0, 2, 1).contiguous().permute(0, 2, 1)  # taps-major, as D's
+    grads = [torch.randn(6, 4, 3) for _ in range(4)]
+    runs = []
+    for resume in (False, True):
+        param = torch.nn.Parameter(weight.clone(memory_format=torch.preserve_format))
+        optimizer = adam([param], lr=0.1)
+        for i, grad in enumerate(grads):
+            if resume and i == 2:  # a checkpoint's round trip: every tensor contiguous
+                state = optimizer.state_dict()
+                saved = {"state": {k: {n: v.contiguous().clone() for n, v in s.items()} for k, s in state["state"].items()}, "param_groups": state["param_groups"]}
+                param = torch.nn.Parameter(param.detach().clone(memory_format=torch.preserve_format))
+                optimizer = adam([param], lr=0.1)
+                optimizer.load_state_dict(saved)
+                assert optimizer.state[param]["exp_avg"].stride() == param.stride()
+            param.grad = grad.clone(memory_format=torch.preserve_format).permute(0, 2, 1).contiguous().permute(0, 2, 1)
+            optimizer.step()
+        runs.append(param.detach())
+    assert_close(runs[1], runs[0], rtol=0, atol=0)
+
+
 def test_a_d_epoch_with_fused_adam_equals_the_plain_loop():
     real, fake = data()
     tokens, labels = torch.cat([real, fake]), torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).bool()

@@ -56,6 +56,17 @@ def max_gradient(values: torch.Tensor, best: torch.Tensor, grad: torch.Tensor) -
     return ties.mul_(grad / ties.sum(dim=0))
 
 
+def taps_major(weight: torch.Tensor) -> torch.Tensor:
+    """A Conv1d weight ``(F, E, w)`` with the same values, its memory laid out ``(F, w, E)``.
+
+    Each map's weights are then its taps in order (tap 0's E weights, then tap 1's, ...): the
+    matrix that :class:`_WindowBank` multiplies the windows' rows by is a view of the weight, and
+    the weight's gradient, computed in that order, is the weight's layout, so autograd takes it
+    without a copy. :class:`Discriminator` lays its filters out so.
+    """
+    return weight.permute(0, 2, 1).contiguous().permute(0, 2, 1)
+
+
 def _window_rows(x: torch.Tensor, w: int) -> torch.Tensor:
     """``((T - w + 1) N, w E)``: the windows of ``x`` ``(T, N, E)`` as rows (im2col), row ``(s, i)``
     holding ``x_s .. x_{s+w-1}`` of sequence i."""
@@ -70,7 +81,8 @@ class _WindowBank(torch.autograd.Function):
     ``x`` is ``(T, N, E)`` (position-major), ``params`` each filter's Conv1d weight ``(F_k, E, w_k)``
     and bias in turn. The forward pass is, per filter, one matrix product of its windows laid out
     as rows (im2col) with its taps (the weight with each map's taps in order: tap 0's E weights,
-    then tap 1's, ...), and a max over windows.
+    then tap 1's, ...; a view of a :func:`taps_major` weight, a copy of any other), and a max over
+    windows.
 
     The backward pass does what autograd would do for that forward pass, in fewer passes over
     memory and fewer operations:
@@ -82,6 +94,8 @@ class _WindowBank(torch.autograd.Function):
       no more taps than windows, each tap's product accumulates straight into the positions it
       read. Otherwise the few windows' rows are added onto them. All filters accumulate into one
       input gradient.
+    - A weight's gradient is one product in the taps' order, returned with a :func:`taps_major`
+      layout (a weight laid out so takes it as it is).
     - A bias's gradient is the sum of its max's gradient over the batch.
     - The whole bank is one node: the per-filter nodes (a function each, the taps' permute and
       reshape, the concatenation) cost more than their arithmetic at batch 64.
@@ -133,7 +147,7 @@ class _WindowBank(torch.autograd.Function):
                     for s in range(windows):  # window s read x_s..x_{s+w-1}
                         dx[s : s + w].add_(window_rows[s].transpose(0, 1))
             dweight = dbias = None
-            if ctx.needs_input_grad[2 + 2 * k]:  # in Conv1d's (F, E, w) layout
+            if ctx.needs_input_grad[2 + 2 * k]:  # Conv1d's (F, E, w) shape, taps-major memory
                 dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(taps.dtype)
             if ctx.needs_input_grad[3 + 2 * k]:
                 dbias = grad_k.sum(dim=0).to(ctx.bias_dtypes[k])
@@ -155,6 +169,11 @@ def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
     preset's (``benchmarks/windows_backward.py``). Without autograd (scoring, often thousands of
     rows) the convolution itself is as fast and needs no copy of the windows. The two agree to
     float rounding (tests/test_fast_paths.py).
+
+    Both read a :func:`taps_major` weight best: the products take it as a view and its gradient
+    as computed, and the convolution gets it channels-last like its input. Against Conv1d's own
+    layout that took 1-2% off the paper's D step and 9-19% off scoring 64-4,096 rows
+    (``benchmarks/filter_layout.py``).
     """
     if not torch.is_grad_enabled():
         x = embedded.transpose(1, 2)  # (N, E, T) for Conv1d
@@ -199,6 +218,8 @@ class Discriminator(nn.Module):
             raise ValueError(f"no filter fits max_len={config.max_len}")
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
         self.convs = nn.ModuleList(nn.Conv1d(config.embed_dim, n, w) for w, n in widths)
+        for conv in self.convs:  # the layout window_maxes reads, training and scoring
+            conv.weight = nn.Parameter(taps_major(conv.weight.detach()))
         features = sum(n for _, n in widths)
         self.highway_transform = nn.Linear(features, features)
         self.highway_gate = nn.Linear(features, features)
