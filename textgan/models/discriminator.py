@@ -172,7 +172,7 @@ def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
 
     Both read a :func:`taps_major` weight best: the products take it as a view and its gradient
     as computed, and the convolution gets it channels-last like its input. Against Conv1d's own
-    layout that took 1-2% off the paper's D step and 9-19% off scoring 64-4,096 rows
+    layout that took 1-2% off the paper's D step and 8-19% off scoring 64-4,096 rows
     (``benchmarks/filter_layout.py``).
     """
     if not torch.is_grad_enabled():
