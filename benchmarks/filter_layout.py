@@ -20,6 +20,7 @@ and how far the two layouts' scores differ (oneDNN may pick another algorithm: r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     score_difference = float((scored[0] - scored[1]).abs().max())
 
     rewards = {name: DiscriminatorReward(d) for name, d in ds.items()}
-    turn = iter(range(10**9))
+    turn = itertools.count()  # each call its own batch, in turn
     step_ms = alternating_ms({name: (lambda r=r: r.train_step(batches[next(turn) % len(batches)], is_real)) for name, r in rewards.items()}, args.steps)
     scoring_ms = {}
     for rows in args.rows:
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     }  # fmt: skip
     print(f"D, {ds[LAYOUTS[0]].feature_dim} maps, {result['threads']} threads; medians, the two layouts alternating "
           f"(three steps: parameters {'the same bit for bit' if same_step else 'DIFFER'}; scores within {score_difference:.1e})")  # fmt: skip
-    rows_of = [("train step, batch %d" % batch, step_ms)] + [(f"prob_real, {rows} rows", ms) for rows, ms in scoring_ms.items()]
+    rows_of = [(f"train step, batch {batch}", step_ms)] + [(f"prob_real, {rows} rows", ms) for rows, ms in scoring_ms.items()]
     for label, ms in rows_of:
         a, b = (ms[name] for name in LAYOUTS)
         print(f"  {label:24s} taps-major {a:8.2f} ms   Conv1d's {b:8.2f} ms   {100 * abs(1 - a / b):4.1f}% {'less' if a <= b else 'more'}")
