@@ -15,7 +15,7 @@ from torch.testing import assert_close
 from runcore import GraphedStep, adam
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from benchmarks.windows_backward import autograd_window_maxes
-from textgan.models.discriminator import max_gradient, window_maxes
+from textgan.models.discriminator import max_gradient, taps_major, window_maxes
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.training import fit_reward_model
 
@@ -77,7 +77,7 @@ def test_a_loaded_adam_state_takes_its_parameters_layout_and_resumes_exactly():
     """The fused kernel reads parameter, gradient and state as flat memory: a contiguous state for a
     taps-major weight would update the wrong entries (it does without runcore.adam's load hook)."""
     torch.manual_seed(0)
-    weight = torch.randn(6, 4, 3).permute(0, 2, 1).contiguous().permute(0, 2, 1)  # taps-major, as D's
+    weight = taps_major(torch.randn(6, 4, 3))  # as D's filters
     grads = [torch.randn(6, 4, 3) for _ in range(4)]
     runs = []
     for resume in (False, True):
@@ -91,7 +91,7 @@ def test_a_loaded_adam_state_takes_its_parameters_layout_and_resumes_exactly():
                 optimizer = adam([param], lr=0.1)
                 optimizer.load_state_dict(saved)
                 assert optimizer.state[param]["exp_avg"].stride() == param.stride()
-            param.grad = grad.clone(memory_format=torch.preserve_format).permute(0, 2, 1).contiguous().permute(0, 2, 1)
+            param.grad = taps_major(grad)  # as autograd lays it out
             optimizer.step()
         runs.append(param.detach())
     assert_close(runs[1], runs[0], rtol=0, atol=0)
