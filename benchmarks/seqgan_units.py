@@ -13,9 +13,11 @@ after the units, the higher kept). Optimisers are runcore.adam, as the trainer's
 units, on the same device) and adds its seconds and the speed-up per unit; only such same-run
 ratios compare. --precision bf16 runs D's and G's forwards under bf16 autocast, outputs cast back
 to fp32 (losses, softmax and sampling stay fp32; D through its own ``precision`` setting, the
-trainer's d_precision, where it has one). --quick shrinks everything to a smoke test.
+trainer's d_precision, where it has one). --d-precision sets D's alone: ``--d-precision bf16``
+times what ``textgan train --d-precision bf16`` runs (G in fp32, D in bf16). --quick shrinks
+everything to a smoke test.
 
-    python benchmarks/seqgan_units.py [--device cuda] [--repeats 1] [--precision bf16]
+    python benchmarks/seqgan_units.py [--device cuda] [--repeats 1] [--precision bf16] [--d-precision bf16]
     python benchmarks/seqgan_units.py --anchor --json /tmp/units.json
     python benchmarks/seqgan_units.py --quick --json /tmp/quick.json
 """
@@ -150,16 +152,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_units(sizes: Sizes, device: torch.device, repeats: int, precision: str) -> tuple[dict[str, float], dict[str, int]]:
-    """Seconds (best of ``repeats``) and FLOPs per unit, the schedule extrapolated for both."""
+def run_units(sizes: Sizes, device: torch.device, repeats: int, precision: str, d_precision: str | None = None) -> tuple[dict[str, float], dict[str, int]]:
+    """Seconds (best of ``repeats``) and FLOPs per unit, the schedule extrapolated for both; G at
+    ``precision``, D at ``d_precision`` (default: the same)."""
+    d_precision = d_precision or precision
     torch.manual_seed(0)
     rng = torch.Generator().manual_seed(0)
     g_config = GeneratorConfig(vocab_size=sizes.vocab, embed_dim=sizes.g_embed, hidden_dim=sizes.g_hidden, bos_id=0, eos_id=None)
     # a D with its own precision setting (the trainer's d_precision) runs it; otherwise its forward is wrapped
-    d_precision = "precision" in {f.name for f in fields(DiscriminatorConfig)}
+    own_precision = "precision" in {f.name for f in fields(DiscriminatorConfig)}
     d_config = DiscriminatorConfig(vocab_size=sizes.vocab, max_len=sizes.max_len, embed_dim=sizes.d_embed,
                                    filter_sizes=sizes.d_filter_sizes, num_filters=sizes.d_num_filters,
-                                   **({"precision": precision} if d_precision else {}))  # fmt: skip
+                                   **({"precision": d_precision} if own_precision else {}))  # fmt: skip
     generator, discriminator = Generator(g_config).to(device), Discriminator(d_config).to(device)
     n, t, batch = sizes.sequences, sizes.max_len, sizes.batch
     envs = SeqGANVectorEnv(
@@ -172,8 +176,8 @@ def run_units(sizes: Sizes, device: torch.device, repeats: int, precision: str) 
         for g in (generator, envs.episodes.rollout_policy):
             forwards_in_bf16(g, ("forward", "step", "cell"), device)
             forwards_in_bf16(g.output, ("forward",), device)  # sample_next's projection
-        if not d_precision:
-            forwards_in_bf16(discriminator, ("forward",), device)
+    if d_precision == "bf16" and not own_precision:
+        forwards_in_bf16(discriminator, ("forward",), device)
     real = generator.sample(n, t, generator=rng)  # stands in for the oracle's data
     fake = generator.sample(n, t, generator=rng)
     agent = ReinforceAgent(generator)  # runcore.adam inside
@@ -234,6 +238,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=1, help="timings per unit after a warm-up (best kept); the anchor's --reps")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--d-precision", choices=("fp32", "bf16"), default=None, help="D's precision alone (default: --precision)")
     parser.add_argument("--anchor", action="store_true", help="also run ../shared/bench/anchor_units.sh and print the ratios")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds")
@@ -241,6 +246,9 @@ def main() -> None:
     retain_freed_memory()  # as the textgan command does: the units time what training runs
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else Sizes()
+    args.d_precision = args.d_precision or args.precision
+    precisions = args.precision if args.d_precision == args.precision else f"G {args.precision}, D {args.d_precision}"
+    any_bf16 = "bf16" in (args.precision, args.d_precision)
     if device.type == "cuda" and not args.quick:
         sizes = replace(sizes, peak_size=8192)  # 2048² does not fill a big GPU
 
@@ -249,7 +257,7 @@ def main() -> None:
     # read once: without bf16 units a 2048² product takes about a minute)
     fp32_readings = [matmul_gflops(device, torch.float32, sizes.peak_size)]
     peak = {"bf16": matmul_gflops(device, torch.bfloat16, sizes.peak_size)}
-    seconds, counts = run_units(sizes, device, args.repeats, args.precision)
+    seconds, counts = run_units(sizes, device, args.repeats, args.precision, args.d_precision)
     fp32_readings.append(matmul_gflops(device, torch.float32, sizes.peak_size))
     peak["fp32"] = max(fp32_readings)
     anchor, anchor_error = None, None
@@ -272,20 +280,20 @@ def main() -> None:
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     threads = torch.get_num_threads()
 
-    title = f"SeqGAN units, {'QUICK sizes' if args.quick else 'paper settings'}, {args.precision}, on {device_name}"
+    title = f"SeqGAN units, {'QUICK sizes' if args.quick else 'paper settings'}, {precisions}, on {device_name}"
     readings = " and ".join(f"{value:,.0f}" for value in fp32_readings)
     caption = (f"{cpu_model()}, {threads} threads, torch {torch.__version__}; matmul {sizes.peak_size}²: "
                f"fp32 {peak['fp32']:,.0f} GFLOP/s (the higher of {readings}, before and after the units), bf16 {peak['bf16']:,.0f} GFLOP/s"
                + ("\nspeed-up = anchor s / textgan s; textgan's schedule includes d_eval, the anchor's has no such term" if anchor else ""))  # fmt: skip
     table = Table(title=title, caption=caption)
     columns = ["unit", "textgan (s)", "GFLOP", "GFLOP/s", "% fp32 peak"]
-    columns += ["% bf16 peak"] if args.precision == "bf16" else []
+    columns += ["% bf16 peak"] if any_bf16 else []
     columns += ["anchor (s, same run)", "speed-up"] if anchor else []
     for column in columns:
         table.add_column(column, justify="left" if column == "unit" else "right")
     for name, unit in units.items():
         row = [name, _num(unit["seconds"]), _num(unit["flops"] / 1e9), _num(unit["gflops"]), f"{unit['pct_fp32_peak']:.0f}%"]
-        row += [f"{unit['pct_bf16_peak']:.0f}%"] if args.precision == "bf16" else []
+        row += [f"{unit['pct_bf16_peak']:.0f}%"] if any_bf16 else []
         if anchor:
             row += [_num(unit["anchor_seconds"]), f"{unit['speedup']:.2f}x"] if "speedup" in unit else ["—", "—"]
         table.add_row(*row)
@@ -293,7 +301,7 @@ def main() -> None:
 
     if args.json:
         record = {
-            "sizes": asdict(sizes), "quick": args.quick, "precision": args.precision, "repeats": args.repeats,
+            "sizes": asdict(sizes), "quick": args.quick, "precision": args.precision, "d_precision": args.d_precision, "repeats": args.repeats,
             "device": device_name, "cpu": cpu_model(), "threads": threads, "torch": torch.__version__,
             "peak_gflops": peak, "fp32_peak_readings_gflops": fp32_readings, "peak_size": sizes.peak_size,
             "units": units, "anchor": anchor,

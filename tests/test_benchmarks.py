@@ -51,6 +51,21 @@ def test_quick_run_writes_every_unit(tmp_path):
     assert "schedule" in result.stdout
 
 
+def test_d_precision_sets_ds_precision_alone(monkeypatch):
+    """``--d-precision bf16`` times what ``textgan train --d-precision bf16`` runs: D built at bf16, G not under autocast."""
+    import benchmarks.seqgan_units as units
+
+    built, wrapped = [], []
+    real_discriminator = units.Discriminator
+    monkeypatch.setattr(units, "Discriminator", lambda config: built.append(config.precision) or real_discriminator(config))
+    monkeypatch.setattr(units, "forwards_in_bf16", lambda obj, names, device: wrapped.append(type(obj).__name__))
+    seconds, _ = units.run_units(units.QUICK, torch.device("cpu"), 1, "fp32", "bf16")
+    assert built == ["bf16"] and wrapped == [] and seconds["d_epoch"] > 0
+    built.clear()
+    units.run_units(units.QUICK, torch.device("cpu"), 1, "bf16")  # --precision alone sets both
+    assert built == ["bf16"] and "Generator" in wrapped
+
+
 def test_heap_faults_benchmark_measures_both_allocator_settings(tmp_path):
     out = tmp_path / "faults.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

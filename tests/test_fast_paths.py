@@ -15,7 +15,7 @@ from torch.testing import assert_close
 from runcore import GraphedStep, adam
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from benchmarks.windows_backward import autograd_window_maxes
-from textgan.models.discriminator import max_gradient, taps_major, window_maxes
+from textgan.models.discriminator import _WindowBank, max_gradient, taps_major, window_maxes
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.training import fit_reward_model
 
@@ -260,6 +260,29 @@ def test_bf16_discriminator_is_fp32_within_bf16_noise_and_its_loss_is_fp32():
         model.loss(tokens, labels).backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+
+
+def test_under_bf16_autocast_the_bank_casts_its_input_once_and_computes_what_each_product_would():
+    """Autocast would cast every filter's windows' rows to bf16 for its product; window_maxes casts
+    the embedded rows once before laying out the windows (the same values: a cast is elementwise),
+    and the bank keeps bf16 rows and taps for its backward pass. Output and every gradient are those
+    of the bank handed fp32 rows under autocast, bit for bit."""
+    d = discriminator("bf16", dropout=0.0)
+    tokens = torch.cat(data(20))
+    widths = tuple(conv.kernel_size[0] for conv in d.convs)
+    params = [p for conv in d.convs for p in (conv.weight, conv.bias)]
+    inputs = [d.embedding.weight, *params]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = window_maxes(d.embedding(tokens), d.convs)
+        theirs = _WindowBank.apply(d.embedding(tokens).transpose(0, 1), widths, *params)  # fp32 rows: autocast casts each product's
+    saved = ours.grad_fn.saved_tensors
+    assert {t.dtype for t in saved[0::4] + saved[1::4]} == {torch.bfloat16}  # each filter's rows and taps
+    assert {t.dtype for t in theirs.grad_fn.saved_tensors[0::4]} == {torch.float32}
+    assert ours.dtype == theirs.dtype == torch.bfloat16 and torch.equal(ours, theirs)
+    upstream = torch.randn(ours.shape, generator=torch.Generator().manual_seed(2)).to(ours.dtype)
+    for name, a, b in zip(["embedding"] + [f"param {i}" for i in range(len(params))],
+                          torch.autograd.grad(ours, inputs, upstream), torch.autograd.grad(theirs, inputs, upstream)):  # fmt: skip
+        assert a.dtype == b.dtype == torch.float32 and torch.equal(a, b), name
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

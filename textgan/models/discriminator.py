@@ -99,6 +99,9 @@ class _WindowBank(torch.autograd.Function):
     - A bias's gradient is the sum of its max's gradient over the batch.
     - The whole bank is one node: the per-filter nodes (a function each, the taps' permute and
       reshape, the concatenation) cost more than their arithmetic at batch 64.
+    - Under bf16 autocast :func:`window_maxes` hands it ``x`` already cast, so the windows' rows
+      are laid out in bf16 (half the bytes, and no cast of each filter's rows for its product), and
+      it keeps bf16 taps for the backward pass instead of casting them again there.
 
     It is differentiable once: a gradient of D's gradient (a gradient penalty) raises an error.
     """
@@ -109,15 +112,15 @@ class _WindowBank(torch.autograd.Function):
         maxes, saved = [], []
         for k, w in enumerate(widths):
             weight, bias = params[2 * k], params[2 * k + 1]
-            taps = weight.permute(0, 2, 1).reshape(weight.shape[0], -1)
             rows = _window_rows(x, w)
+            taps = weight.permute(0, 2, 1).reshape(weight.shape[0], -1).to(rows.dtype)  # bf16 ones saved for the backward
             values = torch.addmm(bias, rows, taps.t()).view(positions - w + 1, n, -1)  # under autocast: its dtype
             best = values.amax(dim=0)
             maxes.append(best)
             saved += [rows, taps, values, best]
         ctx.save_for_backward(*saved)
         ctx.widths, ctx.x_shape = widths, x.shape
-        ctx.bias_dtypes = [bias.dtype for bias in params[1::2]]  # the weights' are their taps'
+        ctx.param_dtypes = [p.dtype for p in params]
         return torch.cat(maxes, dim=1)
 
     @staticmethod
@@ -137,20 +140,20 @@ class _WindowBank(torch.autograd.Function):
             grad_k = grad[:, at : at + maps]
             at += maps
             g = max_gradient(values, best, grad_k.to(values.dtype)).view(windows * n, maps)
+            taps = taps.to(g.dtype)  # a no-op where x came cast as window_maxes casts it
             if dx is not None:
-                taps_c = taps.to(g.dtype)
                 if w <= windows:
                     for j in range(w):  # tap j of window s read x_{s+j}
-                        flat[j * n : (j + windows) * n].addmm_(g, taps_c[:, j * dim : (j + 1) * dim])
+                        flat[j * n : (j + windows) * n].addmm_(g, taps[:, j * dim : (j + 1) * dim])
                 else:
-                    window_rows = g.mm(taps_c).view(windows, n, w, dim)
+                    window_rows = g.mm(taps).view(windows, n, w, dim)
                     for s in range(windows):  # window s read x_s..x_{s+w-1}
                         dx[s : s + w].add_(window_rows[s].transpose(0, 1))
             dweight = dbias = None
             if ctx.needs_input_grad[2 + 2 * k]:  # Conv1d's (F, E, w) shape, taps-major memory
-                dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(taps.dtype)
+                dweight = g.t().mm(rows.to(g.dtype)).view(maps, w, dim).permute(0, 2, 1).to(ctx.param_dtypes[2 * k])
             if ctx.needs_input_grad[3 + 2 * k]:
-                dbias = grad_k.sum(dim=0).to(ctx.bias_dtypes[k])
+                dbias = grad_k.sum(dim=0).to(ctx.param_dtypes[2 * k + 1])
             grads += [dweight, dbias]
         if dx is not None:
             dx = dx.to(x_dtype)
@@ -180,6 +183,8 @@ def window_maxes(embedded: torch.Tensor, convs) -> torch.Tensor:
         return torch.cat([conv(x).amax(dim=2) for conv in convs], dim=1)
     params = [p for conv in convs for p in (conv.weight, conv.bias)]
     x = embedded.transpose(0, 1)  # (T, N, E): a window's rows of all sequences are one block
+    if torch.is_autocast_enabled(x.device.type):  # the products would cast each filter's rows: cast x once
+        x = x.to(torch.get_autocast_dtype(x.device.type))
     return _WindowBank.apply(x, tuple(conv.kernel_size[0] for conv in convs), *params)
 
 
