@@ -252,3 +252,17 @@ def test_filter_layout_times_both_layouts_of_the_same_weights(tmp_path):
     assert json.loads((tmp_path / "layout.json").read_text()) == result
     assert result["same_parameters_after_three_steps"] is True and result["largest_score_difference"] < 1e-6
     assert set(result["train_step_ms"]) == set(filter_layout.LAYOUTS) and all(ms > 0 for ms in result["train_step_ms"].values())
+
+
+def test_d_step_ab_times_two_revisions_of_ds_module_side_by_side(capsys):
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True).returncode != 0:
+        pytest.skip("needs the repository's git history")
+    import benchmarks.d_step_ab as ab
+
+    result = ab.main(["--quick", "--before", "HEAD", "--after", "HEAD"])
+    assert result["largest_parameter_difference"] == 0.0  # one revision twice: the same steps
+    assert set(result["train_step_ms"]) == {"before", "after"} and min(result["train_step_ms"].values()) > 0
+    assert "the same bit for bit" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        ab.main(["--quick", "--before", "no-such-revision"])
+    assert stopped.value.code == 2 and "name a commit of this repository" in capsys.readouterr().err
