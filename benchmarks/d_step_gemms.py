@@ -16,7 +16,10 @@ The two ceilings it prints are the step's FLOPs (``benchmarks/flops.py``) over t
 time alone, then over their time in the step, as shares of that peak: what the step would reach
 if nothing but its matrix products took time.
 
-    OMP_NUM_THREADS=2 python benchmarks/d_step_gemms.py [--json out.json]
+``--precision bf16`` builds D at bf16 (``DiscriminatorConfig.precision``) and times the products
+alone on bf16 operands, as autocast hands them over.
+
+    OMP_NUM_THREADS=2 python benchmarks/d_step_gemms.py [--precision bf16] [--json out.json]
 """
 
 from __future__ import annotations
@@ -79,19 +82,19 @@ def _median_ms(fn, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def alone_ms(part: str, op: str, a_shape, b_shape, bias_shape, repeats: int) -> float:
-    """One product alone, its operands laid out as in the step (``.t()`` views where the step has them)."""
+def alone_ms(part: str, op: str, a_shape, b_shape, bias_shape, repeats: int, dtype: torch.dtype = torch.float32) -> float:
+    """One product alone, its operands laid out as in the step (``.t()`` views where the step has them), in ``dtype``."""
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(*a_shape, generator=generator)
-    b = torch.randn(*b_shape, generator=generator)
+    a = torch.randn(*a_shape, generator=generator).to(dtype)
+    b = torch.randn(*b_shape, generator=generator).to(dtype)
     if op == "addmm":  # a @ weight.t(), the weight stored (out, in)
-        bias = torch.randn(*bias_shape, generator=generator)
+        bias = torch.randn(*bias_shape, generator=generator).to(dtype)
         return _median_ms(lambda: torch.addmm(bias, a, b.t()), repeats)
     if op == "addmm_":  # out += a @ b, out a block of the positions' gradient
-        out = torch.zeros(a_shape[0], b_shape[1])
+        out = torch.zeros(a_shape[0], b_shape[1], dtype=dtype)
         return _median_ms(lambda: out.addmm_(a, b), repeats)
     if part.endswith("weight grad"):  # grad.t() @ input: the gradient stored (rows, out)
-        a = torch.randn(a_shape[1], a_shape[0], generator=generator).t()
+        a = torch.randn(a_shape[1], a_shape[0], generator=generator).to(dtype).t()
     return _median_ms(lambda: torch.mm(a, b), repeats)
 
 
@@ -110,28 +113,31 @@ def in_step_ms(reward: DiscriminatorReward, batches: list[torch.Tensor], is_real
         for tokens in batches:
             reward.train_step(tokens, is_real)
     totals: dict[str, float] = defaultdict(float)
-    calls: dict[str, float] = defaultdict(float)
-    for event in prof.key_averages(group_by_input_shape=True):
-        if event.key in ("aten::mm", "aten::addmm", "aten::addmm_"):
-            part = part_of.get((event.key, json.dumps([list(s) for s in event.input_shapes if s])), "other products")
+    calls: dict[str, int] = defaultdict(int)
+    for event in prof.events():
+        if event.name in ("aten::mm", "aten::addmm", "aten::addmm_"):
+            part = part_of.get((event.name, json.dumps([list(s) for s in event.input_shapes if s])), "other products")
             totals[part] += event.self_cpu_time_total / 1e3 / len(batches)
-            calls[part] += event.count / len(batches)
-    return dict(totals), dict(calls)
+            nested = event.cpu_parent is not None and event.cpu_parent.name == event.name  # autocast's call of the kernel
+            calls[part] += 0 if nested else 1
+    return dict(totals), {part: count / len(batches) for part, count in calls.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps (after 10 warm-up steps); as many profiled")
     parser.add_argument("--repeats", type=int, default=30, help="timings of each product alone (median kept)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="D's (and the products alone)")
     parser.add_argument("--quick", action="store_true", help="a small D and few repeats: a smoke test in seconds")
     parser.add_argument("--json", default=None, help="write every number here")
     args = parser.parse_args(argv)
     retain_freed_memory()  # as the textgan command does
     if args.quick:
-        config, batch = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8)), 8
+        config, batch = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8), precision=args.precision), 8
         args.steps, args.repeats = 3, 3
     else:
-        config, batch = DiscriminatorConfig(vocab_size=5000, max_len=20), 64
+        config, batch = DiscriminatorConfig(vocab_size=5000, max_len=20, precision=args.precision), 64
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]
     torch.manual_seed(0)
     reward = DiscriminatorReward(Discriminator(config))
     batches = [torch.randint(0, config.vocab_size, (batch, config.max_len)) for _ in range(10 + args.steps)]
@@ -149,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     flops: dict[str, float] = defaultdict(float)
     products: dict[str, int] = defaultdict(int)
     for part, op, a_shape, b_shape, bias_shape in step_products(config, batch):
-        alone[part] += alone_ms(part, op, a_shape, b_shape, bias_shape, args.repeats)
+        alone[part] += alone_ms(part, op, a_shape, b_shape, bias_shape, args.repeats, dtype)
         products[part] += 1
         flops[part] += 2 * a_shape[0] * a_shape[1] * (b_shape[0] if op == "addmm" else b_shape[1])
     peak = matmul_gflops(torch.device("cpu"), torch.float32, 2048)  # the units' peak, measured the same way
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     inside_total = sum(inside.values())
     alone_total = sum(alone.values())
     result = {
-        "threads": torch.get_num_threads(), "batch": batch, "step_ms": step_ms, "step_gflop": step_flops / 1e9,
+        "threads": torch.get_num_threads(), "batch": batch, "precision": args.precision, "step_ms": step_ms, "step_gflop": step_flops / 1e9,
         "peak_gflops": peak, "step_share_of_peak": step_flops / step_ms / 1e6 / peak,
         "parts": {part: {"gflop": flops[part] / 1e9, "in_step_ms": inside.get(part, 0.0), "alone_ms": alone[part],
                          "products": products[part], "calls_in_step": calls.get(part, 0.0)} for part in PARTS},
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         "products_in_step_ms": inside_total, "products_alone_ms": alone_total,
         "ceiling_alone": step_flops / alone_total / 1e6 / peak, "ceiling_in_step": step_flops / inside_total / 1e6 / peak,
     }  # fmt: skip
-    print(f"D training step, batch {batch}, {result['threads']} threads: {step_ms:.1f} ms, {step_flops / 1e9:.2f} GFLOP, "
+    print(f"D training step, batch {batch}, {args.precision}, {result['threads']} threads: {step_ms:.1f} ms, {step_flops / 1e9:.2f} GFLOP, "
           f"{step_flops / step_ms / 1e6:.1f} GFLOP/s = {100 * result['step_share_of_peak']:.0f}% of the 2048² fp32 peak ({peak:.0f} GFLOP/s)")  # fmt: skip
     print(f"{'products':22s} {'GFLOP':>7s} {'in step ms':>11s} {'alone ms':>9s} {'in step GFLOP/s':>16s} {'alone GFLOP/s':>14s}")
     for part, row in result["parts"].items():

@@ -210,11 +210,13 @@ def test_gpu_script_stops_at_its_deadline_and_says_how_far_it_got(tmp_path):
     assert all(v is None or v["phase"] == "mle" for v in seed["last_logged"].values())  # no further in 15 s
 
 
-def test_d_step_gemms_finds_every_product_of_the_step_in_the_profile(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_d_step_gemms_finds_every_product_of_the_step_in_the_profile(tmp_path, precision):
     from benchmarks import d_step_gemms
     from benchmarks.flops import TRAIN
 
-    result = d_step_gemms.main(["--quick", "--json", str(tmp_path / "gemms.json")])
+    result = d_step_gemms.main(["--quick", "--precision", precision, "--json", str(tmp_path / "gemms.json")])
+    assert result["precision"] == precision
     assert json.loads((tmp_path / "gemms.json").read_text()) == result
     parts = result["parts"]
     assert list(parts) == list(d_step_gemms.PARTS)
