@@ -101,7 +101,9 @@ class _WindowBank(torch.autograd.Function):
       reshape, the concatenation) cost more than their arithmetic at batch 64.
     - Under bf16 autocast :func:`window_maxes` hands it ``x`` already cast, so the windows' rows
       are laid out in bf16 (half the bytes, and no cast of each filter's rows for its product), and
-      it keeps bf16 taps for the backward pass instead of casting them again there.
+      it keeps bf16 taps for the backward pass instead of casting them again there: 6-9% off the
+      paper's D step in bf16 on a 2-core Intel Xeon with AMX (``benchmarks/d_step_ab.py``,
+      docs/RESULTS.md §5).
 
     It is differentiable once: a gradient of D's gradient (a gradient penalty) raises an error.
     """
