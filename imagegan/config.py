@@ -53,13 +53,16 @@ class TrainConfig:
     """write a sample grid and the loss curves every this many steps"""
     checkpoint_every: int = 1000
     """write a checkpoint every this many steps"""
+    checkpoint_minutes: float = 10.0
+    """minutes at most between checkpoints, whatever --checkpoint-every says (0: after every step)"""
     log_every: int = 10
     """append a metrics line to metrics.jsonl every this many steps"""
 
     def validate(self) -> None:
         """``UserError`` for settings that cannot work (model/data names are checked where used):
         numbers outside :data:`RANGES`, and work that cannot fit in the machine's memory."""
-        for name in RANGES:
+        floats = {f.name for f in dataclasses.fields(self) if f.type in ("float", float)}
+        for name in RANGES.keys() - floats:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise UserError(f"--{name.replace('_', '-')} {value!r} must be an integer", "pass a whole number")
@@ -79,6 +82,7 @@ class TrainConfig:
 RANGES: dict[str, Range] = {
     **{name: at_least(1) for name in ("steps", "batch_size", "width", "sample_every", "checkpoint_every", "log_every")},
     **{name: at_least(1) for name in ("d_steps", "z_dim", "limit", "image_size")},  # None: the model's or data's own
+    "checkpoint_minutes": at_least(0, "e.g. 10; 0 checkpoints after every step"),
     "seed": SEED,
 }
 """The allowed values of every numeric setting."""
@@ -107,4 +111,4 @@ def check_memory(config: TrainConfig) -> None:
 
 
 #: Settings that may change when a run is resumed; the others define the run.
-RESUMABLE = {"steps", "device", "compile", "precision", "sample_every", "checkpoint_every", "log_every"}
+RESUMABLE = {"steps", "device", "compile", "precision", "sample_every", "checkpoint_every", "checkpoint_minutes", "log_every"}

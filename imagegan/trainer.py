@@ -257,7 +257,8 @@ class Trainer:
         if self.step % config.sample_every == 0:
             self.write_outputs(f"step-{self.step:06d}")
         stopping = stop_requested()
-        if self.step % config.checkpoint_every == 0 or stopping:
+        overdue = self.books is not None and self.books.overdue(config.checkpoint_minutes)
+        if self.step % config.checkpoint_every == 0 or stopping or overdue:
             self.save()
         if stopping:
             raise Interrupted(self.run.path if self.run is not None else ".", f"after step {self.step}")

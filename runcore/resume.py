@@ -29,6 +29,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +58,7 @@ class Checkpointer:
         generators: the run's own random generators, saved by name.
         device: where the loaded tensors go first.
         read_only: load only, changing no file (e.g. DDP ranks other than 0, which do not write).
+        clock: seconds, for :meth:`overdue` (default ``time.monotonic``).
     """
 
     def __init__(
@@ -66,9 +68,17 @@ class Checkpointer:
         generators: Mapping[str, torch.Generator] | None = None,
         device: str | torch.device = "cpu",
         read_only: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.run, self.items, self.generators, self.device = run, items, dict(generators or {}), torch.device(device)
-        self.read_only = read_only
+        self.read_only, self.clock = read_only, clock
+        self.saved_at = clock()
+
+    def overdue(self, minutes: float) -> bool:
+        """Whether ``minutes`` have passed since the last save or load (or since this Checkpointer
+        was made): a trainer checkpoints then whatever its count of steps says, so that a long
+        run killed without warning (a machine taken back) loses at most that much work."""
+        return self.clock() - self.saved_at >= minutes * 60
 
     def save(
         self, position: Mapping[str, Any], names: Sequence[str] = (), outputs: Callable[[str], Any] | None = None
@@ -94,6 +104,7 @@ class Checkpointer:
             if outputs is not None:
                 outputs(name)
         save_modules(self.run.checkpoint_path(LATEST), items, metadata)
+        self.saved_at = self.clock()
 
     def load(self, name: str = LATEST, strict: bool = True) -> tuple[dict[str, Any], list[str]]:
         """Restore checkpoint ``name``; returns its position and the generators that could not
@@ -129,6 +140,7 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint {path} is corrupt: a random state does not load ({exc})", _EARLIER) from None
         if not self.read_only:
             self.run.truncate_log(log_size)
+        self.saved_at = self.clock()
         return position, reseeded
 
 

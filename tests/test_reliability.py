@@ -233,6 +233,55 @@ def test_weights_that_became_nan_are_never_checkpointed(tmp_path):
     assert run_dir.checkpoint_path("latest").read_bytes() == before and not run_dir.checkpoint_path("final").exists()
 
 
+def test_a_checkpointer_is_overdue_minutes_after_its_last_save_or_load(tmp_path):
+    now = [100.0]
+    books = Checkpointer(RunDir.create(tmp_path / "run"), lambda: {"net": torch.nn.Linear(2, 2)}, clock=lambda: now[0])
+    now[0] += 599
+    assert not books.overdue(10)
+    now[0] += 1
+    assert books.overdue(10) and not books.overdue(10.01)
+    books.save({"step": 1})
+    assert not books.overdue(10) and books.overdue(0)
+    now[0] += 700
+    books.load()
+    assert not books.overdue(10)
+
+
+def saved_positions(monkeypatch) -> list[dict]:
+    """Every position ``Checkpointer.save`` writes from now on, in order."""
+    positions = []
+    original = Checkpointer.save
+
+    def save(self, position, names=(), outputs=None):
+        positions.append(dict(position))
+        return original(self, position, names, outputs)
+
+    monkeypatch.setattr(Checkpointer, "save", save)
+    return positions
+
+
+@pytest.mark.parametrize("minutes", [0, 1e6])
+def test_textgan_checkpoints_when_its_minutes_pass_whatever_checkpoint_every_says(tmp_path, monkeypatch, minutes):
+    positions = saved_positions(monkeypatch)
+    trainer = make_trainer(tmp_path, "run", mle_epochs=3, d_pretrain_steps=2, rounds=2, checkpoint_every=100, checkpoint_minutes=minutes)
+    trainer.train()
+    steps = [(p["phase"], p["done"]) for p in positions]
+    ends = [("d_pretrain", 0), ("adversarial", 0), ("done", 0)]  # after each phase (the next one's start)
+    if minutes:
+        assert steps == ends
+    else:  # one after every epoch, D step and round as well
+        assert steps == [("mle", 1), ("mle", 2), ("mle", 3), ends[0], ("d_pretrain", 1), ("d_pretrain", 2), ends[1], ("adversarial", 1), ("adversarial", 2), ends[2]]
+
+
+@pytest.mark.parametrize("minutes", ["0", "1000000"])
+def test_imagegan_checkpoints_when_its_minutes_pass_whatever_checkpoint_every_says(tmp_path, monkeypatch, capsys, minutes):
+    positions = saved_positions(monkeypatch)
+    args = [a for a in IMAGEGAN if a != "--quiet"] + ["--checkpoint-every", "4", "--checkpoint-minutes", minutes, "--out", tmp_path / "run", "--quiet"]
+    assert in_process("imagegan", ["train", *args], capsys).returncode == 0
+    saved = [p["step"] for p in positions]
+    assert saved == ([0, 1, 2, 3, 4, 5, 6, 6] if minutes == "0" else [0, 4, 6])
+
+
 def test_checksums_name_the_tensor_whose_bytes_changed(tmp_path):
     path = tmp_path / "c.safetensors"
     save_modules(path, {"net": torch.nn.Linear(3, 2)})

@@ -18,7 +18,7 @@ from textgan.seqgan.runs import open_run, write_run
 from textgan.gans.base import agent_name, build_trainer, check_data_parallel, check_settings
 
 # settings that may change when a run continues (--rounds may grow); the rest define the run
-RESUMABLE = {"device", "checkpoint_every", "rounds", "d_precision"}
+RESUMABLE = {"device", "checkpoint_every", "checkpoint_minutes", "rounds", "d_precision"}
 
 
 def _given(args: argparse.Namespace) -> dict:

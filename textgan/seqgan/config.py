@@ -104,6 +104,10 @@ class SeqGANConfig:
     device: str = "auto"
     checkpoint_every: int = 10
     """rounds between checkpoints (there is one after every phase too)"""
+    checkpoint_minutes: float = 10.0
+    """minutes at most between checkpoints, whatever --checkpoint-every says: one is written after
+    the epoch, D step or round that passes them, so a run killed without warning loses at most
+    about this much work (0: after every one)"""
     eval_samples: int = 8
     """samples printed and written after each phase"""
     preset: str = "default"
@@ -203,6 +207,7 @@ RANGES: dict[str, Range] = {
     "rollout_rate": between(0, 1, fix="the paper uses 0.8"),
     "seed": SEED,
     "checkpoint_every": at_least(1),
+    "checkpoint_minutes": at_least(0, "e.g. 10; 0 checkpoints after every epoch, D step and round"),
     "eval_samples": at_least(0),
 }
 """The allowed values of every numeric setting (``None`` passes: it means "choose for me")."""

@@ -222,10 +222,11 @@ class SeqGANTrainer:
         self.envs.episodes.refresh_rollout_states()  # the loaded weights change the cached states
 
     def _step_done(self, due: bool) -> None:
-        """After an epoch's or round's log record: the periodic checkpoint, or one because a stop
-        was asked for (then stop; on every rank when asked on one)."""
+        """After an epoch's or round's log record: the periodic checkpoint, one because
+        ``checkpoint_minutes`` have passed since the last, or one because a stop was asked for
+        (then stop; on every rank when asked on one)."""
         stopping = world_any(stop_requested())
-        if due or stopping:
+        if due or stopping or (self.books is not None and self.books.overdue(self.config.checkpoint_minutes)):
             self.save()
         if stopping:
             raise Interrupted(self.run.path if self.run is not None else ".", f"after {self.position['phase']} step {self.position['done']}")
