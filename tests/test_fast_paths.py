@@ -15,7 +15,7 @@ from torch.testing import assert_close
 from runcore import GraphedStep, adam
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from benchmarks.windows_backward import autograd_window_maxes
-from textgan.models.discriminator import _WindowBank, max_gradient, taps_major, window_maxes
+from textgan.models.discriminator import Dropout, _WindowBank, dropout, max_gradient, taps_major, window_maxes
 from textgan.rewards.discriminator import DiscriminatorReward
 from textgan.rewards.training import fit_reward_model
 
@@ -197,6 +197,28 @@ def test_max_gradient_is_amaxs_backward_bit_for_bit_ties_included():
     ours = max_gradient(values.detach(), best.detach(), grad)
     assert torch.equal(ours, theirs)
     assert theirs[1, 0, 0] == grad[0, 0] / 3 or theirs[1, 0, 0] == 0  # a three-way tie shares the gradient
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("p", [0.25, 0.5, 0.9])
+def test_ds_dropout_is_f_dropout_bit_for_bit_and_draws_what_it_draws(dtype, p):
+    x = torch.randn(64, 173, dtype=dtype)
+    outputs, grads, after = [], [], []
+    for fn in (torch.nn.functional.dropout, dropout):
+        torch.manual_seed(7)
+        leaf = x.clone().requires_grad_(True)
+        out = fn(leaf, p, True)
+        out.backward(torch.arange(out.numel(), dtype=dtype).view_as(out))
+        outputs.append(out.detach())
+        grads.append(leaf.grad)
+        after.append(torch.rand(4))  # the generator left where dropout leaves it
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(grads[0], grads[1]) and torch.equal(after[0], after[1])
+    dropped = (outputs[1] == 0).float().mean().item()
+    assert abs(dropped - p) < 0.02  # a mask, not a copy: about p of the entries are zeroed
+    module = Dropout(p)
+    assert torch.equal(module.eval()(x), x)  # eval mode passes x through, as nn.Dropout does
+    torch.manual_seed(7)
+    assert torch.equal(module.train()(x), outputs[0])
 
 
 @pytest.mark.parametrize(("width", "w"), [(12, 1), (12, 5), (11, 6), (12, 8), (12, 12), (4, 3)])

@@ -56,6 +56,30 @@ def max_gradient(values: torch.Tensor, best: torch.Tensor, grad: torch.Tensor) -
     return ties.mul_(grad / ties.sum(dim=0))
 
 
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """``F.dropout(x, p, training)``, bit for bit and with the same draws from torch's global
+    generator, in about half the time on the CPU.
+
+    On the CPU, dropout draws its mask with ``bernoulli_(1 - p)``: one uniform double per entry,
+    kept where it is below ``1 - p``, drawn one at a time. ``torch.rand`` in float64 draws the same
+    doubles from the same generator, faster, so comparing them with ``1 - p`` gives the same mask
+    and leaves the generator where dropout would (tests/test_fast_paths.py checks both against
+    ``F.dropout``). The mask is then scaled and multiplied in as dropout does it. Elsewhere (CUDA's
+    fused kernel), and for p = 0 or 1, it is ``F.dropout`` itself.
+    """
+    if not training or x.device.type != "cpu" or not 0 < p < 1:
+        return F.dropout(x, p, training)
+    keep = 1 - p
+    return x * (torch.rand(x.shape, dtype=torch.float64) < keep).to(x.dtype).div_(keep)
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` through :func:`dropout`: the same bits and random draws, faster on the CPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+
 def taps_major(weight: torch.Tensor) -> torch.Tensor:
     """A Conv1d weight ``(F, E, w)`` with the same values, its memory laid out ``(F, w, E)``.
 
@@ -230,7 +254,7 @@ class Discriminator(nn.Module):
         features = sum(n for _, n in widths)
         self.highway_transform = nn.Linear(features, features)
         self.highway_gate = nn.Linear(features, features)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = nn.Linear(features, 1)
 
     @property
