@@ -58,7 +58,7 @@ def max_gradient(values: torch.Tensor, best: torch.Tensor, grad: torch.Tensor) -
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``F.dropout(x, p, training)``, bit for bit and with the same draws from torch's global
-    generator, in about half the time on the CPU.
+    generator, faster on the CPU (0.35 ms off the paper's D step, about 1%: docs/RESULTS.md §5).
 
     On the CPU, dropout draws its mask with ``bernoulli_(1 - p)``: one uniform double per entry,
     kept where it is below ``1 - p``, drawn one at a time. ``torch.rand`` in float64 draws the same
