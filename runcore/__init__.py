@@ -24,6 +24,7 @@ from runcore.resume import LATEST, Checkpointer, check_resume_flags
 from runcore.device import autocast, ddp_info, maybe_compile, resolve_device, seed_everything
 from runcore.graphs import GraphedStep
 from runcore.optim import adam
+from runcore.denormals import flush_denormals
 from runcore.heap import retain_freed_memory
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
 from runcore.plots import plot_curves, plot_panels, plot_series
@@ -41,6 +42,7 @@ __all__ = [
     "graceful_stop",
     "require_finite_metrics",
     "require_finite_weights",
+    "flush_denormals",
     "retain_freed_memory",
     "stop_requested",
     "RunDir",

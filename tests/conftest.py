@@ -5,6 +5,14 @@ import os
 import pytest
 import torch
 
+from runcore.denormals import flush_denormals
+
+
+def pytest_configure(config):
+    """The tests compute as the CLIs do: denormal floats as zero, set before torch starts its
+    threads (runcore.denormals)."""
+    flush_denormals()
+
 
 @pytest.fixture
 def one_torch_thread():

@@ -268,3 +268,17 @@ def test_d_step_ab_times_two_revisions_of_ds_module_side_by_side(capsys):
     with pytest.raises(SystemExit) as stopped:
         ab.main(["--quick", "--before", "no-such-revision"])
     assert stopped.value.code == 2 and "name a commit of this repository" in capsys.readouterr().err
+
+
+def test_denormals_times_each_mode_in_a_process_of_its_own(capsys, tmp_path):
+    import benchmarks.denormals as den
+
+    result = den.main(["--quick", "--json", str(tmp_path / "denormals.json")])
+    assert json.loads((tmp_path / "denormals.json").read_text()) == json.loads(json.dumps(result))
+    assert result["off"]["flushing"] is False and result["on"]["flushing"] == torch.set_flush_denormal(True)
+    assert result["off"]["denormal_at_start"] == 0  # a fresh D
+    assert all(result[mode][key] > 0 for mode in den.MODES for key in ("adam_ms", "d_step_ms"))
+    assert "fused Adam, gradients x 1e-20" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        den.main(["--quick", "--checkpoint", str(tmp_path / "missing.safetensors")])
+    assert stopped.value.code == 2 and "give a run's checkpoints/latest.safetensors" in capsys.readouterr().err
