@@ -116,6 +116,8 @@ def run_copy(run_dir, tmp_path):
         (["--grad-clip", "inf"], "--grad-clip inf must be finite and positive"),
         (["--d-l2", "nan"], "--d-l2 nan must be finite and 0 or more"),
         (["--d-l2", "-1"], "--d-l2 -1.0 must be 0 or more"),
+        (["--checkpoint-minutes", "nan"], "--checkpoint-minutes nan must be finite and 0 or more"),
+        (["--checkpoint-minutes", "-1"], "--checkpoint-minutes -1.0 must be 0 or more"),
         (["--d-dropout", "nan"], "--d-dropout nan must be finite and in [0, 1)"),
         (["--rollout-rate", "inf"], "--rollout-rate inf must be finite and in [0, 1]"),
         (["--test-fraction", "nan"], "--test-fraction nan must be finite and in (0, 1)"),
@@ -214,6 +216,7 @@ IMAGE_TINY = ["--data", "shapes", "--image-size", "16", "--limit", "32", "--batc
         (["--seed=-5"], "--seed -5 must be in [0, 4294967295]"),  # NumPy's ValueError traceback before
         (["--seed", str(2**70)], f"--seed {2**70} must be in [0, 4294967295]"),  # torch's overflow before
         (["--steps", "0"], "--steps 0 must be at least 1"),
+        (["--checkpoint-minutes", "inf"], "--checkpoint-minutes inf must be finite and 0 or more"),
         (["--batch-size", "100000000"], "steps of 100000000 images of 16x16"),
         (["--width", "100000"], "this machine has"),
     ],
