@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.filter_layout import alternating_ms  # noqa: E402
-from runcore import flush_denormals, retain_freed_memory  # noqa: E402
+from runcore import set_up_process  # noqa: E402
 from textgan.models import discriminator as working_tree  # noqa: E402
 from textgan.rewards.discriminator import DiscriminatorReward  # noqa: E402
 
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a small D and few steps: a smoke test in seconds")
     parser.add_argument("--json", default=None, help="write every number here")
     args = parser.parse_args(argv)
-    flush_denormals()
-    retain_freed_memory()  # as the textgan command does
+    set_up_process()  # as the textgan command does
     if args.quick:
         sizes, batch, args.steps = {"vocab_size": 50, "max_len": 8, "filter_sizes": (1, 3, 6), "num_filters": (8, 8, 8)}, 8, 4
     else:

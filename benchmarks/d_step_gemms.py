@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.flops import TRAIN, discriminator_macs  # noqa: E402
 from benchmarks.seqgan_units import matmul_gflops  # noqa: E402
-from runcore import flush_denormals, retain_freed_memory  # noqa: E402
+from runcore import set_up_process  # noqa: E402
 from textgan.models import Discriminator, DiscriminatorConfig  # noqa: E402
 from textgan.rewards.discriminator import DiscriminatorReward  # noqa: E402
 
@@ -72,7 +72,8 @@ def step_products(config: DiscriminatorConfig, batch: int) -> list[tuple[str, st
     return products
 
 
-def _median_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int) -> float:
+    """Milliseconds per call of ``fn``: the median of ``repeats`` timed calls after one untimed."""
     fn()
     times = []
     for _ in range(repeats):
@@ -89,13 +90,13 @@ def alone_ms(part: str, op: str, a_shape, b_shape, bias_shape, repeats: int, dty
     b = torch.randn(*b_shape, generator=generator).to(dtype)
     if op == "addmm":  # a @ weight.t(), the weight stored (out, in)
         bias = torch.randn(*bias_shape, generator=generator).to(dtype)
-        return _median_ms(lambda: torch.addmm(bias, a, b.t()), repeats)
+        return median_ms(lambda: torch.addmm(bias, a, b.t()), repeats)
     if op == "addmm_":  # out += a @ b, out a block of the positions' gradient
         out = torch.zeros(a_shape[0], b_shape[1], dtype=dtype)
-        return _median_ms(lambda: out.addmm_(a, b), repeats)
+        return median_ms(lambda: out.addmm_(a, b), repeats)
     if part.endswith("weight grad"):  # grad.t() @ input: the gradient stored (rows, out)
         a = torch.randn(a_shape[1], a_shape[0], generator=generator).to(dtype).t()
-    return _median_ms(lambda: torch.mm(a, b), repeats)
+    return median_ms(lambda: torch.mm(a, b), repeats)
 
 
 def in_step_ms(reward: DiscriminatorReward, batches: list[torch.Tensor], is_real: torch.Tensor, config, batch: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -131,8 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a small D and few repeats: a smoke test in seconds")
     parser.add_argument("--json", default=None, help="write every number here")
     args = parser.parse_args(argv)
-    flush_denormals()
-    retain_freed_memory()  # as the textgan command does
+    set_up_process()  # as the textgan command does
     if args.quick:
         config, batch = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8), precision=args.precision), 8
         args.steps, args.repeats = 3, 3

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,21 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 MODES = ("off", "on")
 
 
-def _median_ms(fn, steps: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def measure(mode: str, checkpoint: str | None, steps: int) -> dict:
     """This process's figures with the mode ``mode`` (set here, before torch starts its threads)."""
     import torch
 
+    from benchmarks.d_step_gemms import median_ms
     from runcore import adam, flush_denormals, load_modules, retain_freed_memory
     from textgan.models import Discriminator, DiscriminatorConfig
     from textgan.rewards.discriminator import DiscriminatorReward
@@ -61,7 +49,7 @@ def measure(mode: str, checkpoint: str | None, steps: int) -> dict:
     for p in params:
         p.grad = torch.randn_like(p) * 1e-20
     optimizer = adam(params, lr=1e-4)
-    adam_ms = _median_ms(optimizer.step, steps)
+    adam_ms = median_ms(optimizer.step, steps)
 
     d = Discriminator(config)
     reward = DiscriminatorReward(d)
@@ -74,7 +62,7 @@ def measure(mode: str, checkpoint: str | None, steps: int) -> dict:
     batches = [torch.randint(0, config.vocab_size, (64, config.max_len), generator=generator) for _ in range(8)]
     is_real = torch.arange(64) % 2 == 0
     turn = iter(range(10**9))
-    d_step_ms = _median_ms(lambda: reward.train_step(batches[next(turn) % len(batches)], is_real), steps)
+    d_step_ms = median_ms(lambda: reward.train_step(batches[next(turn) % len(batches)], is_real), steps)
     return {"mode": mode, "flushing": flushing, "adam_ms": adam_ms, "d_step_ms": d_step_ms, "denormal_at_start": denormal,
             "threads": torch.get_num_threads()}  # fmt: skip
 

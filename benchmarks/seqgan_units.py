@@ -45,8 +45,7 @@ sys.path.insert(0, str(REPO))  # benchmarks.flops, whatever the working director
 
 from benchmarks import flops  # noqa: E402
 from runcore import adam, autocast, resolve_device  # noqa: E402
-from runcore.denormals import flush_denormals  # noqa: E402
-from runcore.heap import retain_freed_memory  # noqa: E402
+from runcore.process import set_up_process  # noqa: E402
 from textgan.agents import ReinforceAgent  # noqa: E402
 from textgan.env.vector_env import SeqGANVectorEnv  # noqa: E402
 from textgan.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig  # noqa: E402
@@ -244,8 +243,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds")
     args = parser.parse_args()
-    flush_denormals()
-    retain_freed_memory()  # as the textgan command does: the units time what training runs
+    set_up_process()  # as the textgan command does: the units time what training runs
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else Sizes()
     args.d_precision = args.d_precision or args.precision

@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runcore import flush_denormals, retain_freed_memory  # noqa: E402
+from runcore import set_up_process  # noqa: E402
 import textgan.models.discriminator as discriminator  # noqa: E402
 from textgan.models import Discriminator, DiscriminatorConfig  # noqa: E402
 from textgan.rewards.discriminator import DiscriminatorReward  # noqa: E402
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a small D and few steps: a smoke test in seconds")
     parser.add_argument("--json", default=None, help="write every number here")
     args = parser.parse_args(argv)
-    flush_denormals()
-    retain_freed_memory()  # as the textgan command does
+    set_up_process()  # as the textgan command does
     if args.quick:
         config, batch, args.steps = DiscriminatorConfig(vocab_size=50, max_len=8, filter_sizes=(2, 3, 6), num_filters=(8, 8, 8)), 8, 6
     else:

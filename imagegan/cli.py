@@ -15,8 +15,7 @@ from pathlib import Path
 
 from runcore.cli import OneLineParser, add_dataclass_flags
 from runcore.errors import UserError
-from runcore.denormals import flush_denormals
-from runcore.heap import retain_freed_memory
+from runcore.process import set_up_process
 from runcore.printable import one_line
 from runcore.ranges import SEED, check_value
 from runcore.interrupt import EXIT_INTERRUPTED
@@ -280,9 +279,8 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    flush_denormals()  # first, before torch starts its threads: tiny numbers read as 0 (runcore.denormals)
+    set_up_process()  # first, before torch starts its threads: denormals as 0, freed buffers kept (runcore.process)
     parser = build_parser()
-    retain_freed_memory()  # a training step's buffers stay mapped between steps (runcore.heap)
     try:
         args = parser.parse_args(argv)
         command = {"train": train_command, "sample": sample_command, "eval": eval_command}[args.command]

@@ -26,6 +26,7 @@ from runcore.graphs import GraphedStep
 from runcore.optim import adam
 from runcore.denormals import flush_denormals
 from runcore.heap import retain_freed_memory
+from runcore.process import set_up_process
 from runcore.loop import AdversarialSchedule, format_metrics, merge_metrics, run_adversarial
 from runcore.plots import plot_curves, plot_panels, plot_series
 from runcore.progress import console, make_progress
@@ -44,6 +45,7 @@ __all__ = [
     "require_finite_weights",
     "flush_denormals",
     "retain_freed_memory",
+    "set_up_process",
     "stop_requested",
     "RunDir",
     "GraphedStep",

@@ -17,7 +17,7 @@ That changes numbers only where they are below 1.2e-38: Adam's update there is
 ``m / (sqrt(v) + 1e-8)`` times the learning rate, and an update near 1e-30 leaves a weight of
 normal size unchanged in float32. The mode is per thread, and a thread starts with its creator's:
 it must be set before torch starts its pool of threads (its first parallel operation), which is why
-the CLIs call it first thing, beside :func:`runcore.heap.retain_freed_memory`, and nothing calls it on
+the CLIs call it first thing (:func:`runcore.process.set_up_process`), and nothing calls it on
 import. It does nothing on a GPU.
 """
 

@@ -10,8 +10,7 @@ import sys
 
 from runcore.cli import OneLineParser, add_dataclass_flags
 from runcore.errors import UserError
-from runcore.denormals import flush_denormals
-from runcore.heap import retain_freed_memory
+from runcore.process import set_up_process
 from runcore.printable import one_line
 from runcore.interrupt import EXIT_INTERRUPTED
 from runcore.lock import release_all
@@ -68,9 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    flush_denormals()  # first, before torch starts its threads: tiny numbers read as 0 (runcore.denormals)
+    set_up_process()  # first, before torch starts its threads: denormals as 0, freed buffers kept (runcore.process)
     parser = build_parser()
-    retain_freed_memory()  # a training step's buffers stay mapped between steps (runcore.heap)
     try:
         args = parser.parse_args(argv)
         if args.command == "train":
